@@ -1,0 +1,108 @@
+"""Networks the chapters load instead of training on the spot, and the code that trains them.
+
+Meta-training RL² on 100-pull bandits takes many minutes on a CPU, longer than a chapter should
+take to run, so those networks are trained once by ``python -m mesalib.pretrained NAME`` (or
+``make pretrained``) with the configs below and stored in ``mesalib/weights/NAME.npz`` together
+with the config, the training curve and how long training took. A chapter can retrain any of
+them by calling :func:`build` itself.
+"""
+from __future__ import annotations
+
+import json
+import pathlib
+import sys
+import time
+
+import jax
+import numpy as np
+
+from mesalib import rl2, validate
+
+WEIGHTS = pathlib.Path(__file__).resolve().parent / "weights"
+
+# Settings chosen by scripts/tune_rl2.py (its output is in benchmarks/gpu_rl2_tuning.log): normalized
+# advantages with a small annealed entropy bonus was the only family that escaped the early
+# plateau at 100 pulls within 1000 updates.
+_N100 = dict(num_pulls=100, normalize_advantages=True, entropy_start=0.03)
+CONFIGS: dict[str, rl2.Config] = {
+    "rl2_n100_k5": rl2.Config(num_arms=5, num_updates=10000, **_N100),
+    "rl2_n100_k10": rl2.Config(num_arms=10, num_updates=6000, **_N100),
+    "rl2_dependent_n100": rl2.Config(num_arms=2, prior="dependent", num_updates=2000, entropy_end=0.01, **_N100),
+}
+SEEDS = {name: 0 for name in CONFIGS}
+
+
+def _flatten(tree, prefix=""):
+    if isinstance(tree, dict):
+        out = {}
+        for k, v in tree.items():
+            out.update(_flatten(v, f"{prefix}{k}/"))
+        return out
+    return {prefix[:-1]: np.asarray(tree)}
+
+
+def _unflatten(flat):
+    tree: dict = {}
+    for path, value in flat.items():
+        node = tree
+        *parents, leaf = path.split("/")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = jax.numpy.asarray(value)
+    return tree
+
+
+def build(name: str, progress: bool | str = True, path: pathlib.Path | None = None,
+          config: rl2.Config | None = None) -> pathlib.Path:
+    """Meta-train network ``name`` from its config and seed and save it; returns the file.
+
+    ``config`` overrides the stored config (for exploring settings; the file records it).
+    """
+    validate.choice("name", name, set(CONFIGS))
+    config = CONFIGS[name] if config is None else config
+    key = jax.random.key(SEEDS[name])
+    start = time.perf_counter()
+    result = rl2.train_seeds(jax.random.split(key, 1), config, progress=progress or False, num_chunks=60)
+    seconds = time.perf_counter() - start
+    params = rl2.seed_slice(result.params, 0)
+    path = WEIGHTS / f"{name}.npz" if path is None else pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    meta = {"config": config._asdict(), "seed": SEEDS[name], "train_seconds": round(seconds, 1),
+            "device": str(jax.devices()[0].device_kind), "jax": jax.__version__}
+    np.savez_compressed(path, **{"params/" + k: v for k, v in _flatten(params).items()},
+                        returns=result.returns[:, 0].astype(np.float32), meta=np.array(json.dumps(meta)))
+    return path
+
+
+def load(name: str):
+    """Return (params, config, training returns per update, metadata) of a stored network."""
+    validate.choice("name", name, set(CONFIGS))
+    path = WEIGHTS / f"{name}.npz"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing; create it with `python -m mesalib.pretrained {name}`")
+    return load_file(path)
+
+
+def load_file(path):
+    """Like :func:`load`, from any file written by :func:`build`."""
+    with np.load(path) as data:
+        params = _unflatten({k[len("params/"):]: data[k] for k in data.files if k.startswith("params/")})
+        meta = json.loads(str(data["meta"]))
+        returns = data["returns"]
+    config = rl2.Config(**meta["config"])
+    return params, config, returns, meta
+
+
+def main(argv: list[str]) -> int:
+    names = list(CONFIGS) if argv == ["all"] else argv
+    if not names:
+        print(f"usage: python -m mesalib.pretrained all|NAME...   (names: {', '.join(CONFIGS)})")
+        return 2
+    for name in names:
+        path = build(name, progress=name)
+        print(f"\nsaved {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,210 @@
+"""RL² (Duan et al. 2016; Wang et al. 2016): meta-learn a bandit algorithm as a recurrent policy.
+
+A GRU sees its previous action, previous reward and the time, and chooses an arm. The *outer*
+("slow") learner is advantage actor-critic with GAE across many sampled tasks; once trained and
+frozen, the network's hidden state is the *inner* ("fast") learner: it adapts to each new
+task within an episode with no weight change. The whole meta-training loop is one compiled
+``lax.scan`` per progress chunk, and independent seeds are a ``vmap`` axis.
+"""
+from __future__ import annotations
+
+import functools
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from mesalib import bandits, nn, rl, train, validate
+from mesalib.bandits import Rollout
+
+
+class Config(NamedTuple):
+    """Meta-training settings; the defaults are the book's (n = 10 pulls, k = 5 arms)."""
+    num_arms: int = 5
+    num_pulls: int = 10
+    prior: str = "uniform"           # task distribution, see bandits.sample_tasks
+    hidden: int = 64                 # GRU width
+    batch_size: int = 256            # tasks per update
+    num_updates: int = 1200
+    learning_rate: float = 3e-3
+    max_grad_norm: float = 1.0
+    gamma: float = 1.0               # the objective is the undiscounted number of successes
+    gae_lambda: float = 0.95
+    entropy_start: float = 0.1       # entropy bonus, annealed linearly ...
+    entropy_end: float = 0.0         # ... to this value at the last update
+    value_coef: float = 0.5
+    normalize_advantages: bool = False
+
+    def smoke(self) -> "Config":
+        """A few updates on small batches: same code path, seconds to run."""
+        return self._replace(num_updates=min(self.num_updates, 20), batch_size=min(self.batch_size, 32))
+
+    def validated(self) -> "Config":
+        validate.integer("num_arms", self.num_arms, minimum=2)
+        validate.integer("num_pulls", self.num_pulls, minimum=1)
+        validate.choice("prior", self.prior, set(bandits.PRIORS) - {"beta"})
+        if self.prior == "dependent" and self.num_arms != 2:
+            raise ValueError(f"num_arms must be 2 for the dependent prior, got {self.num_arms}")
+        validate.integer("hidden", self.hidden, minimum=1)
+        validate.integer("batch_size", self.batch_size, minimum=2)
+        validate.integer("num_updates", self.num_updates, minimum=1)
+        validate.real("learning_rate", self.learning_rate, low=0.0, low_open=True)
+        validate.real("max_grad_norm", self.max_grad_norm, low=0.0, low_open=True)
+        validate.real("gamma", self.gamma, low=0.0, high=1.0)
+        validate.real("gae_lambda", self.gae_lambda, low=0.0, high=1.0)
+        validate.real("entropy_start", self.entropy_start, low=0.0)
+        validate.real("entropy_end", self.entropy_end, low=0.0)
+        validate.real("value_coef", self.value_coef, low=0.0)
+        return self
+
+
+def init_params(key, num_arms: int, hidden: int = 64) -> dict:
+    """GRU core, policy head (small init: near-uniform first choices) and a zero value head."""
+    validate.prng_key("key", key)
+    num_arms = validate.integer("num_arms", num_arms, minimum=2)
+    k1, k2 = jax.random.split(key)
+    return {
+        "gru": nn.gru_init(k1, num_arms + 2, hidden),
+        "pi": nn.dense_init(k2, hidden, num_arms, scale=0.01),
+        # A zero value head keeps early value errors from swamping the policy gradient.
+        "v": {"w": jnp.zeros((hidden, 1)), "b": jnp.zeros((1,))},
+    }
+
+
+class Step(NamedTuple):
+    logp: jax.Array
+    value: jax.Array
+    entropy: jax.Array
+    reward: jax.Array
+    action: jax.Array
+
+
+def _episode(params, key, probs, num_pulls: int, horizon: float, greedy: bool = False) -> Step:
+    """One task, ``num_pulls`` pulls; time enters the network as t / horizon."""
+    k = probs.shape[-1]
+    hidden = params["gru"]["wh"].shape[0]
+
+    def step(carry, inp):
+        h, prev_a, prev_r = carry
+        t, key_t = inp
+        x = jnp.concatenate([prev_a, prev_r[None], (t / horizon)[None]])
+        h = nn.gru_cell(params["gru"], h, x)
+        logits = nn.dense_apply(params["pi"], h)
+        value = nn.dense_apply(params["v"], h)[0] * horizon  # the head predicts successes per pull
+        ka, kr = jax.random.split(key_t)
+        a = jnp.argmax(logits) if greedy else jax.random.categorical(ka, logits)
+        r = (jax.random.uniform(kr) < probs[a]).astype(jnp.float32)
+        out = Step(jax.nn.log_softmax(logits)[a], value, rl.categorical_entropy(logits), r, a)
+        return (h, jax.nn.one_hot(a, k), r), out
+
+    init = (jnp.zeros(hidden), jnp.zeros(k), jnp.zeros(()))
+    ts = jnp.arange(num_pulls, dtype=jnp.float32)
+    _, out = jax.lax.scan(step, init, (ts, jax.random.split(key, num_pulls)))
+    return out
+
+
+def _sample_tasks(key, config: Config):
+    if config.prior == "dependent":
+        p1 = jax.random.uniform(key, (config.batch_size, 1))
+        return jnp.concatenate([p1, 1.0 - p1], axis=1)
+    return jax.random.uniform(key, (config.batch_size, config.num_arms))
+
+
+def _loss(params, key, entropy_coef, config: Config):
+    k_task, k_ep = jax.random.split(key)
+    probs = _sample_tasks(k_task, config)
+    keys = jax.random.split(k_ep, config.batch_size)
+    out = jax.vmap(_episode, in_axes=(None, 0, 0, None, None))(params, keys, probs, config.num_pulls,
+                                                              float(config.num_pulls))
+    # Time-major (T, B) for the backward GAE recursion; the episode ends after the last pull.
+    rewards, values = out.reward.T, jax.lax.stop_gradient(out.value.T)
+    dones = jnp.zeros_like(rewards)
+    adv, ret = rl.gae(rewards, values, jnp.zeros(config.batch_size), dones, config.gamma, config.gae_lambda)
+    policy_loss = -(out.logp.T * (rl.normalize(adv) if config.normalize_advantages else adv)).mean()
+    # Measured per pull, the value error has the same scale for every horizon.
+    value_loss = 0.5 * (((out.value.T - ret) / config.num_pulls) ** 2).mean()
+    entropy = out.entropy.mean()
+    loss = policy_loss + config.value_coef * value_loss - entropy_coef * entropy
+    return loss, {"return": out.reward.sum(1).mean(), "entropy": entropy, "value_loss": value_loss}
+
+
+class TrainState(NamedTuple):
+    params: dict
+    opt_state: optax.OptState
+    key: jax.Array
+    update: jax.Array
+
+
+def _optimizer(config: Config):
+    return optax.chain(optax.clip_by_global_norm(config.max_grad_norm), optax.adam(config.learning_rate))
+
+
+def make_update(config: Config):
+    """The pure single-seed update ``TrainState -> (TrainState, metrics)``."""
+    opt = _optimizer(config)
+
+    def update(state: TrainState):
+        frac = state.update / max(config.num_updates - 1, 1)
+        entropy_coef = config.entropy_start + frac * (config.entropy_end - config.entropy_start)
+        key, sub = jax.random.split(state.key)
+        grads, metrics = jax.grad(_loss, has_aux=True)(state.params, sub, entropy_coef, config)
+        updates, opt_state = opt.update(grads, state.opt_state, state.params)
+        params = optax.apply_updates(state.params, updates)
+        return TrainState(params, opt_state, key, state.update + 1), metrics
+
+    return update
+
+
+def init_state(key, config: Config) -> TrainState:
+    k_init, k_train = jax.random.split(key)
+    params = init_params(k_init, config.num_arms, config.hidden)
+    return TrainState(params, _optimizer(config).init(params), k_train, jnp.zeros((), jnp.int32))
+
+
+class Result(NamedTuple):
+    params: dict          # leaves have a leading seed axis
+    returns: np.ndarray   # (updates, seeds): mean successes per episode during training
+    entropy: np.ndarray   # (updates, seeds)
+
+
+def train_seeds(keys, config: Config = Config(), progress: bool | str = True, num_chunks: int = 10) -> Result:
+    """Meta-train one network per key (``keys: (seeds,)``) in a single compiled, vmapped loop."""
+    keys = validate.key_batch("keys", keys)
+    config = config.validated()
+    states = train.shard_seeds(jax.vmap(lambda k: init_state(k, config))(keys))
+    step = jax.vmap(make_update(config))
+    summary = lambda m: f"mean successes {float(np.mean(m['return'][-1])):.2f}"  # noqa: E731
+    states, metrics = train.run(step, states, config.num_updates, num_chunks=num_chunks,
+                                progress=progress, summary=summary)
+    return Result(states.params, np.asarray(metrics["return"]), np.asarray(metrics["entropy"]))
+
+
+def evaluate(params, key, probs, num_pulls: int | None = None, horizon: int | None = None,
+             greedy: bool = False) -> Rollout:
+    """Run a frozen network on every task in ``probs: (tasks, k)``; same Rollout as bandits.run.
+
+    ``horizon`` is the training horizon used to scale the time input (default: ``num_pulls``);
+    evaluating with more pulls than that feeds the network times it never saw.
+    """
+    validate.prng_key("key", key)
+    validate.probabilities("probs", probs, ndim=2)
+    k = params["pi"]["w"].shape[-1]
+    if np.shape(probs)[1] != k:
+        raise ValueError(f"probs has {np.shape(probs)[1]} arms but the network was trained for {k}")
+    num_pulls = validate.integer("num_pulls", num_pulls, minimum=1)
+    horizon = num_pulls if horizon is None else validate.integer("horizon", horizon, minimum=1)
+    return _evaluate(params, key, jnp.asarray(probs, jnp.float32), num_pulls, float(horizon), bool(greedy))
+
+
+@functools.partial(jax.jit, static_argnums=(3, 4, 5))
+def _evaluate(params, key, probs, num_pulls, horizon, greedy):
+    keys = jax.random.split(key, probs.shape[0])
+    out = jax.vmap(_episode, in_axes=(None, 0, 0, None, None, None))(params, keys, probs, num_pulls, horizon, greedy)
+    return Rollout(out.action.astype(jnp.int32), out.reward)
+
+
+def seed_slice(params, i: int):
+    """The parameters of seed ``i`` from a seed-batched pytree."""
+    return jax.tree_util.tree_map(lambda x: x[i], params)

@@ -1,0 +1,152 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from mesalib import bandits
+from tests.helpers import assert_means_agree, assert_shape
+
+N_TASKS = 3000
+
+
+@pytest.fixture(scope="module")
+def probs():
+    return np.asarray(bandits.sample_tasks(jax.random.key(0), N_TASKS, 5))
+
+
+def test_task_distributions():
+    p = bandits.sample_tasks(jax.random.key(1), 4000, 3)
+    assert_shape(p, (4000, 3))
+    assert float(p.min()) >= 0 and float(p.max()) <= 1
+    assert abs(float(p.mean()) - 0.5) < 0.02
+    d = bandits.sample_tasks(jax.random.key(1), 100, 2, prior="dependent")
+    np.testing.assert_allclose(np.asarray(d.sum(1)), 1.0, atol=1e-6)
+    b = bandits.sample_tasks(jax.random.key(2), 20000, 2, prior="beta", a=2.0, b=6.0)
+    assert abs(float(b.mean()) - 0.25) < 0.01
+
+
+def test_random_mean_is_half_of_pulls(probs):
+    r = bandits.run(jax.random.key(3), "Random", probs, 10).rewards.sum(1)
+    se = float(r.std()) / np.sqrt(N_TASKS)
+    assert abs(float(r.mean()) - 5.0) < 4 * se
+
+
+@pytest.mark.parametrize("k", [2, 5, 10])
+def test_oracle_mean_is_n_k_over_k_plus_1(k):
+    p = bandits.sample_tasks(jax.random.key(k), 20000, k)
+    v = np.asarray(bandits.oracle_value(p, 10))
+    se = v.std() / np.sqrt(v.size)
+    assert abs(v.mean() - 10 * k / (k + 1)) < 4 * se
+
+
+# ---- independent float64 NumPy simulations of each baseline --------------------------------
+
+def np_play(rule, probs, n, rng):
+    tasks, k = probs.shape
+    s, f = np.zeros((tasks, k)), np.zeros((tasks, k))
+    total = np.zeros(tasks)
+    rows = np.arange(tasks)
+    for t in range(n):
+        a = rule(s, f, t, rng)
+        r = (rng.uniform(size=tasks) < probs[rows, a]).astype(float)
+        s[rows, a] += r
+        f[rows, a] += 1 - r
+        total += r
+    return total
+
+
+def argmax_ties(scores, rng):
+    noisy = np.where(scores >= scores.max(1, keepdims=True) - 1e-12, 1 + rng.uniform(size=scores.shape) * 1e-6, 0)
+    return noisy.argmax(1)
+
+
+NP_RULES = {
+    "Random": lambda s, f, t, rng: rng.integers(0, s.shape[1], size=s.shape[0]),
+    "Greedy": lambda s, f, t, rng: argmax_ties((s + 1) / (s + f + 2), rng),
+    "ε-greedy": lambda s, f, t, rng: np.where(rng.uniform(size=s.shape[0]) < 0.1,
+                                              rng.integers(0, s.shape[1], size=s.shape[0]),
+                                              argmax_ties((s + 1) / (s + f + 2), rng)),
+    "Thompson": lambda s, f, t, rng: rng.beta(s + 1, f + 1).argmax(1),
+    "UCB1": lambda s, f, t, rng: argmax_ties(np.where(
+        s + f == 0, np.inf, s / np.maximum(s + f, 1) + np.sqrt(2 * np.log(max(t, 1)) / np.maximum(s + f, 1))), rng),
+}
+
+
+@pytest.mark.parametrize("name", list(NP_RULES))
+def test_baseline_matches_numpy_simulation(name, probs):
+    n = 30
+    ours = np.asarray(bandits.run(jax.random.key(4), name, probs, n).rewards.sum(1))
+    ref = np_play(NP_RULES[name], probs.astype(np.float64), n, np.random.default_rng(5))
+    assert_means_agree(ours, ref)
+
+
+def test_gittins_matches_numpy_simulation(probs):
+    table = bandits.gittins_table(0.9, 30)
+    ours = np.asarray(bandits.run(jax.random.key(6), "Gittins", probs, 30).rewards.sum(1))
+    rule = lambda s, f, t, rng: argmax_ties(table[s.astype(int), f.astype(int)], rng)  # noqa: E731
+    ref = np_play(rule, probs.astype(np.float64), 30, np.random.default_rng(7))
+    assert_means_agree(ours, ref)
+
+
+def test_baselines_order_as_expected_on_10_pulls(probs):
+    means = {name: float(bandits.run(jax.random.key(8), name, probs, 10).rewards.sum(1).mean())
+             for name in ["Random", "Thompson", "Greedy", "Gittins"]}
+    assert means["Random"] < means["Thompson"] < means["Greedy"] <= means["Gittins"] + 0.1
+
+
+# ---- Gittins indices against a published table ----------------------------------------------
+# Gittins indices of a Bernoulli arm with a uniform prior, as tabulated by Gittins (Gittins,
+# Glazebrook & Weber 2011) and reproduced in Christian & Griffiths (2016), ch. 2: discount 0.9:
+# 0 wins 0 losses -> 0.7029, 1-1 -> 0.6346, 2-2 -> 0.6010, 9 wins 1 loss -> 0.8695;
+# discount 0.99: 0-0 -> 0.8699.
+@pytest.mark.parametrize("discount, s, f, expected", [
+    (0.9, 0, 0, 0.7029), (0.9, 1, 1, 0.6346), (0.9, 2, 2, 0.6010), (0.9, 9, 1, 0.8695), (0.99, 0, 0, 0.8699),
+])
+def test_gittins_against_published_table(discount, s, f, expected):
+    table = bandits.gittins_table(discount, max(s + f, 2))
+    assert abs(table[s, f] - expected) < 6e-5
+
+
+def test_gittins_index_properties():
+    table = bandits.gittins_table(0.9, 20)
+    s, f = np.meshgrid(np.arange(21), np.arange(21), indexing="ij")
+    ok = s + f <= 20
+    mean = (s + 1) / (s + f + 2)
+    assert np.all(table[ok] >= mean[ok] - 1e-9)          # exploration bonus is non-negative
+    assert np.all(np.diff(table[:10, :10], axis=0) > 0)   # a success raises the index
+    small = (s[:6, :6] + f[:6, :6]) <= 5
+    np.testing.assert_allclose(bandits.gittins_table(0.0, 5)[small], mean[:6, :6][small], atol=1e-8)  # γ = 0: myopic
+
+
+def test_regret_is_cumulative_and_nonnegative(probs):
+    out = bandits.run(jax.random.key(9), "Thompson", probs[:50], 20)
+    reg = np.asarray(bandits.regret(out, probs[:50]))
+    assert_shape(reg, (50, 20))
+    assert np.all(np.diff(reg, axis=1) >= -1e-6) and reg.min() >= 0
+
+
+def test_second_call_does_not_recompile(probs):
+    bandits.run(jax.random.key(10), "Greedy", probs[:64], 12)
+    before = bandits._run._cache_size()
+    bandits.run(jax.random.key(11), "Greedy", jnp.asarray(probs[64:128]), 12)
+    assert bandits._run._cache_size() == before
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: bandits.sample_tasks(jax.random.key(0), 10, 0), "num_arms"),
+    (lambda: bandits.sample_tasks(jax.random.key(0), -1, 3), "num_tasks"),
+    (lambda: bandits.sample_tasks(0, 10, 3), "key must be a JAX PRNG key"),
+    (lambda: bandits.sample_tasks(jax.random.key(0), 10, 3, prior="gauss"), "prior"),
+    (lambda: bandits.sample_tasks(jax.random.key(0), 10, 3, prior="dependent"), "num_arms must be 2"),
+    (lambda: bandits.sample_tasks(jax.random.key(0), 10, 3, prior="beta", a=-1.0), "a must be"),
+    (lambda: bandits.run(jax.random.key(0), "Thompson", np.full((2, 3), 0.5), -5), "num_pulls"),
+    (lambda: bandits.run(jax.random.key(0), "Thompson", np.full((2, 3), 1.5), 5), "probabilities"),
+    (lambda: bandits.run(jax.random.key(0), "Thompson", np.full(3, 0.5), 5), "dimension"),
+    (lambda: bandits.run(jax.random.key(0), "Softmax", np.full((2, 3), 0.5), 5), "policy"),
+    (lambda: bandits.run(jax.random.key(0), "ε-greedy", np.full((2, 3), 0.5), 5, epsilon=2.0), "epsilon"),
+    (lambda: bandits.gittins_table(1.0, 5), "discount"),
+    (lambda: bandits.oracle_value(np.full((2, 3), 0.5), 0), "num_pulls"),
+])
+def test_bad_inputs(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()

@@ -1,0 +1,32 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from mesalib import plots
+
+
+def test_round_frame_keeps_four_significant_digits():
+    df = pd.DataFrame({"x": [1234567.0, 0.000123456, -2.71828, 0.0], "n": [1, 2, 3, 4]})
+    out = plots.round_frame(df)
+    np.testing.assert_allclose(out["x"], [1235000.0, 0.0001235, -2.718, 0.0])
+    assert list(out["n"]) == [1, 2, 3, 4]
+
+
+def test_line_band_spec_has_band_line_and_legend_highlight():
+    df = pd.DataFrame({"t": [0.0, 1.0] * 2, "m": [0.1, 0.2, 0.3, 0.4], "lo": 0.0, "hi": 1.0, "alg": list("aabb")})
+    spec = plots.line_band(df, "t", "m", "lo", "hi", color="alg").to_dict()
+    marks = [layer["mark"]["type"] if isinstance(layer["mark"], dict) else layer["mark"] for layer in spec["layer"]]
+    assert marks == ["area", "line"]
+    assert spec["params"] or any("params" in layer for layer in spec["layer"])
+
+
+def test_theme_is_enabled():
+    import altair as alt
+    assert alt.theme.active == "mesalib"
+
+
+@pytest.mark.parametrize("fn", [plots.line_band, plots.points_ci])
+def test_missing_column_is_reported(fn):
+    df = pd.DataFrame({"t": [0.0], "m": [1.0], "lo": [0.0], "hi": [2.0]})
+    with pytest.raises(ValueError, match="missing column"):
+        fn(df, "t", "mean", "lo", "hi")
