@@ -47,4 +47,4 @@ benchmarks: static
 	$(PY) benchmarks/run.py
 
 clean:
-	rm -rf _build .jupyter_cache _static/vendor
+	rm -rf _build .jupyter_cache _vendor

@@ -220,3 +220,45 @@ def regret(rollout: Rollout, probs) -> jax.Array:
     probs = jnp.asarray(probs)
     chosen = jnp.take_along_axis(probs, rollout.actions, axis=1)
     return jnp.cumsum(probs.max(axis=1, keepdims=True) - chosen, axis=1)
+
+
+def evaluate_baselines(key, probs, num_pulls: int, names=("Random", "Greedy", "Thompson", "UCB1", "Gittins")) -> dict:
+    """Total successes per task of each named baseline on the same tasks: {name: (tasks,)}."""
+    validate.prng_key("key", key)
+    keys = jax.random.split(key, len(names))
+    return {name: np.asarray(run(k, name, probs, num_pulls).rewards.sum(1)) for k, name in zip(keys, names)}
+
+
+def summarize(successes: dict, level: float = 0.95):
+    """A table of mean successes per algorithm with normal-approximation CIs over tasks.
+
+    successes: {name: (tasks,) total successes per task} -> DataFrame(algorithm, mean, low, high, tasks).
+    """
+    import pandas as pd
+
+    from mesalib import stats
+
+    rows = []
+    for name, values in successes.items():
+        s = stats.mean_ci(np.asarray(values), method="normal", level=level)
+        rows.append({"algorithm": name, "mean": float(s.mean), "low": float(s.low), "high": float(s.high), "tasks": s.n})
+    return pd.DataFrame(rows)
+
+
+def regret_frame(rollouts: dict, probs, points: int = 25, level: float = 0.95):
+    """Mean cumulative regret with CIs at ``points`` pulls per algorithm, ready for plots.line_band.
+
+    rollouts: {name: Rollout} all played on the same ``probs: (tasks, k)``.
+    """
+    import pandas as pd
+
+    from mesalib import stats
+
+    frames = []
+    for name, rollout in rollouts.items():
+        reg = np.asarray(regret(rollout, probs))
+        n = reg.shape[1]
+        idx = np.unique(np.linspace(0, n - 1, min(points, n)).round().astype(int))
+        s = stats.mean_ci(reg[:, idx], axis=0, method="normal", level=level)
+        frames.append(pd.DataFrame({"algorithm": name, "pull": idx + 1, "regret": s.mean, "low": s.low, "high": s.high}))
+    return pd.concat(frames, ignore_index=True)

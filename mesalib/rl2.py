@@ -27,15 +27,16 @@ class Config(NamedTuple):
     prior: str = "uniform"           # task distribution, see bandits.sample_tasks
     hidden: int = 64                 # GRU width
     batch_size: int = 256            # tasks per update
-    num_updates: int = 1200
+    num_updates: int = 1500
     learning_rate: float = 3e-3
+    learning_rate_end: float | None = None   # if set, the step size decays linearly to this value
     max_grad_norm: float = 1.0
     gamma: float = 1.0               # the objective is the undiscounted number of successes
     gae_lambda: float = 0.95
-    entropy_start: float = 0.1       # entropy bonus, annealed linearly ...
+    entropy_start: float = 0.03      # entropy bonus, annealed linearly ...
     entropy_end: float = 0.0         # ... to this value at the last update
     value_coef: float = 0.5
-    normalize_advantages: bool = False
+    normalize_advantages: bool = True
 
     def smoke(self) -> "Config":
         """A few updates on small batches: same code path, seconds to run."""
@@ -51,6 +52,8 @@ class Config(NamedTuple):
         validate.integer("batch_size", self.batch_size, minimum=2)
         validate.integer("num_updates", self.num_updates, minimum=1)
         validate.real("learning_rate", self.learning_rate, low=0.0, low_open=True)
+        if self.learning_rate_end is not None:
+            validate.real("learning_rate_end", self.learning_rate_end, low=0.0)
         validate.real("max_grad_norm", self.max_grad_norm, low=0.0, low_open=True)
         validate.real("gamma", self.gamma, low=0.0, high=1.0)
         validate.real("gae_lambda", self.gae_lambda, low=0.0, high=1.0)
@@ -138,7 +141,10 @@ class TrainState(NamedTuple):
 
 
 def _optimizer(config: Config):
-    return optax.chain(optax.clip_by_global_norm(config.max_grad_norm), optax.adam(config.learning_rate))
+    lr = config.learning_rate
+    if config.learning_rate_end is not None:
+        lr = optax.linear_schedule(config.learning_rate, config.learning_rate_end, config.num_updates)
+    return optax.chain(optax.clip_by_global_norm(config.max_grad_norm), optax.adam(lr))
 
 
 def make_update(config: Config):

@@ -51,3 +51,18 @@ def mean_ci(samples, axis: int = 0, level: float = 0.95, method: str = "bootstra
 def format_ci(s: Summary, digits: int = 2) -> str:
     """'6.64 [6.58, 6.70]' for a scalar summary."""
     return f"{float(s.mean):.{digits}f} [{float(s.low):.{digits}f}, {float(s.high):.{digits}f}]"
+
+
+def window_means(x, num_windows: int = 30):
+    """Average consecutive rows of ``x: (steps, ...)`` into at most ``num_windows`` windows.
+
+    Returns (means: (windows, ...), window length). Trailing steps that do not fill a window are
+    dropped; a training curve smoothed this way keeps its shape at any number of steps.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    num_windows = validate.integer("num_windows", num_windows, minimum=1)
+    if x.ndim == 0 or x.shape[0] == 0:
+        raise ValueError("x must have a leading axis of steps")
+    window = max(1, x.shape[0] // num_windows)
+    usable = x.shape[0] // window * window
+    return x[:usable].reshape(usable // window, window, *x.shape[1:]).mean(axis=1), window

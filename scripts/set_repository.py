@@ -31,10 +31,13 @@ def main(argv: list[str]) -> int:
              *sorted((ROOT / "chapters").glob("*.md"))]
     for path in files:
         text = path.read_text()
-        if old in text:
+        old_colab = "colab.research.google.com/github/" + old.removeprefix("https://github.com/")
+        new_colab = "colab.research.google.com/github/" + new.removeprefix("https://github.com/")
+        if old in text or old_colab in text:
+            text = text.replace(old, new).replace(old_colab, new_colab)
             if path.suffix == ".ipynb":
                 json.loads(text)  # must stay valid JSON; the URL contains no characters needing escapes
-            path.write_text(text.replace(old, new))
+            path.write_text(text)
             print(f"updated {path.relative_to(ROOT)}")
     return 0
 

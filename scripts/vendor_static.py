@@ -3,7 +3,7 @@
 - Vega, Vega-Lite and Vega-Embed as one bundle (from vl-convert-python), plus a preset that
   tells Altair's chart loader those exact versions are already on the page.
 - MathJax 3 (from the django-static-mathjax wheel), for equations.
-Output goes to _static/vendor/ (ignored by git; `make` regenerates it).
+Output goes to _vendor/ (ignored by git; `make` regenerates it), served as the book's _static/.
 """
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ import mathjax
 import vl_convert
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-OUT = ROOT / "_static" / "vendor"
+# Not under _static/: Jupyter Book loads every .js file there on every page.
+OUT = ROOT / "_vendor"
 
 
 def main() -> int:
@@ -28,7 +29,11 @@ def main() -> int:
     versions = {"vega_version": alt.VEGA_VERSION, "vegalite_version": alt.VEGALITE_VERSION,
                 "vegaembed_version": alt.VEGAEMBED_VERSION}
     if not bundle.exists() or not stamp.exists() or json.loads(stamp.read_text()) != versions:
-        bundle.write_text(vl_convert.javascript_bundle(vl_version=vl_version))
+        # The bundle declares top-level constants (e.g. `_`) that clash with the page's other
+        # scripts in the shared global scope; a function scope keeps them private. It exports
+        # vega, vegaLite and vegaEmbed on `window` itself.
+        code = vl_convert.javascript_bundle(vl_version=vl_version)
+        bundle.write_text("(function () {\n" + code + "\n})();\n")
         # Altair's loader skips its CDN fetch for a library whose version is preset here.
         (OUT / "vega-preset.js").write_text(f"var VEGA_DEBUG = {json.dumps(versions)};\n")
         stamp.write_text(json.dumps(versions))

@@ -47,3 +47,14 @@ def test_bad_inputs(kw, match):
 
 def test_format():
     assert stats.format_ci(stats.Summary(np.float64(6.6412), 6.6, 6.7, 10)) == "6.64 [6.60, 6.70]"
+
+
+def test_window_means():
+    x = np.arange(100.0).reshape(50, 2)
+    m, w = stats.window_means(x, 10)
+    assert w == 5 and m.shape == (10, 2)
+    np.testing.assert_allclose(m[0], x[:5].mean(0))
+    m, w = stats.window_means(np.ones(4), 30)
+    assert w == 1 and m.shape == (4,)
+    with pytest.raises(ValueError, match="num_windows"):
+        stats.window_means(x, 0)

@@ -1,0 +1,108 @@
+"""Checkers for the exercises of Chapter 5 (verification).
+
+Every checker prints what is right or wrong and returns True or False; none raises on a wrong or
+missing answer, so a notebook keeps running top to bottom.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from mesalib import verify as V
+
+# Exercise 1's network: y = relu(x0 + x1) + relu(x0 - x1) on the box [-1, 1]^2.
+HAND_NET = [{"w": np.array([[1.0, 1.0], [1.0, -1.0]]), "b": np.zeros(2)},
+            {"w": np.array([[1.0], [1.0]]), "b": np.zeros(1)}]
+HAND_BOX = V.Box(np.array([-1.0, -1.0]), np.array([1.0, 1.0]))
+
+
+def _fail(msg: str) -> bool:
+    print(msg)
+    return False
+
+
+def check_hand_bounds(answer) -> bool:
+    """answer: (IBP upper bound, CROWN upper bound, true maximum) of Exercise 1's network."""
+    try:
+        ibp, crown, true = (float(v) for v in answer)
+    except (TypeError, ValueError):
+        return _fail("Give three numbers: (IBP upper bound, CROWN upper bound, true maximum).")
+    want = (float(V.interval_bounds(HAND_NET, HAND_BOX)[-1][1][0]), float(V.crown_bounds(HAND_NET, HAND_BOX)[-1][1][0]), 2.0)
+    names = ("IBP upper bound", "CROWN upper bound", "true maximum")
+    hints = ("each ReLU output lies in [0, 2]; add the two intervals.",
+             "replace each unstable ReLU by its chord 0.5·z + 1, add the two lines, then maximise over the box.",
+             "try x = (1, x1): the two ReLUs are 1 + x1 and 1 - x1.")
+    wrong = [f"{n} is not {v:g}: {h}" for n, v, w, h in zip(names, (ibp, crown, true), want, hints) if abs(v - w) > 1e-6]
+    if wrong:
+        return _fail("Not yet. " + " ".join(wrong))
+    print("Correct: IBP says 4, CROWN 3, the truth is 2 — both bounds are sound, neither is tight.")
+    return True
+
+
+def check_toward_goal_property(prop) -> bool:
+    """prop: a Property saying "the chosen action (argmax of 4 outputs: up, down, left, right) is down or left"."""
+    if not isinstance(prop, V.Property):
+        return _fail("Build a mesalib.verify.Property (hint: verify.argmax_in).")
+    try:
+        rng = np.random.default_rng(0)
+        y = rng.normal(size=(4000, 4))
+        ident = [{"w": np.eye(4), "b": np.zeros(4)}]
+        got = V.property_margin(ident, y, prop) > 0
+    except ValueError as e:
+        return _fail(f"That property cannot be evaluated on 4 outputs: {e}")
+    want = np.isin(y.argmax(1), [1, 2])
+    if np.array_equal(got, want):
+        print("Correct: the property holds exactly when the argmax is down (1) or left (2).")
+        return True
+    bad = y[np.flatnonzero(got != want)[0]]
+    return _fail(f"Not yet: for outputs {np.round(bad, 2)} (argmax {int(bad.argmax())}) your property says "
+                 f"{'holds' if got[got != want][0] else 'fails'}.")
+
+
+def robustness_radius(params, x, label: int, high: float = 1.0, tol: float = 1e-3) -> float:
+    """The largest L-infinity radius (to ``tol``) at which the exact check certifies ``label``, by bisection."""
+    prop = V.argmax_is(int(label), np.asarray(params[-1]["w"]).shape[1])
+    lo, hi = 0.0, float(high)
+    while hi - lo > tol:
+        mid = (lo + hi) / 2
+        if V.exact_check(params, V.linf_ball(x, mid), prop).status == "verified":
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+def check_radius(answer, params, x, label: int) -> bool:
+    """answer: the exact robustness radius of point x (class ``label``) for ``params``, within 0.005."""
+    try:
+        answer = float(answer)
+    except (TypeError, ValueError):
+        return _fail("Give the radius as a number.")
+    ref = robustness_radius(params, x, label)
+    if abs(answer - ref) <= 0.005:
+        print(f"Correct: the exact radius is {ref:.3f}.")
+        return True
+    return _fail(f"Not yet: {answer:.3f} is {'too large' if answer > ref else 'too small'} "
+                 "(bisect on eps with verify(..., method='milp') until the interval is below 0.001).")
+
+
+# Exercise 4: which candidate specifications can today's verifiers even state?
+EXPRESSIBLE = {
+    "never steps into the hazard": True,
+    "same action wherever the hazard is, when it is behind the agent": True,
+    "a given linear probe of layer 2 reads the goal's x-offset within 0.5": True,
+    "the network internally searches over plans": False,
+    "the network pursues the goal it was trained on, in any environment": False,
+}
+
+
+def check_expressible(answer) -> bool:
+    """answer: dict mapping each key of EXPRESSIBLE to True (a verifier can state it) or False."""
+    if not isinstance(answer, dict) or set(answer) != set(EXPRESSIBLE):
+        return _fail("Give a dict with exactly these keys:\n  " + "\n  ".join(EXPRESSIBLE))
+    wrong = [k for k, v in EXPRESSIBLE.items() if bool(answer[k]) != v]
+    if wrong:
+        return _fail(f"{len(wrong)} of {len(EXPRESSIBLE)} are not right yet, e.g. '{wrong[0]}'. Ask: is it "
+                     "'for every input in a set I can write down, a linear fact about outputs or activations holds'?")
+    print("Correct: the first three fix an input set and a linear fact about outputs or activations; "
+          "the last two need a definition of search or of 'its goal' that nobody has written down.")
+    return True

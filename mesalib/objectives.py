@@ -1,0 +1,224 @@
+"""Which objective explains the behaviour? A Boltzmann-rational fit over candidate rewards.
+
+Inverse reinforcement learning reads an objective off behaviour. The candidates here are
+"walk to a target" rewards on the gridworld of :mod:`mesalib.gridworld`: +1 for entering the
+target cell, which ends the task; every other cell (the real goal included, if it is not the
+target) is ordinary floor. "Reach the goal" (the base objective) has the goal as target;
+"reach the corner" (the proxy) has the corner. For each candidate and inverse temperature
+``beta`` we run soft value iteration on the known, deterministic dynamics and score the observed
+actions with the Boltzmann-rational policy pi(a|s) ~ exp(beta * Q(s, a)), up to the first
+arrival at any candidate's target (after which the candidates have nothing left to say).
+
+A mixture candidate says that in each episode the agent pursues the goal with probability ``w``
+and the corner otherwise; its likelihood is w * L_goal + (1 - w) * L_corner per episode. The
+behavioural objective is the candidate (or the ``w``) of highest likelihood; its distance from
+"reach the goal" is the gap between the reward trained on and the objective that behaviour
+reveals (Leike et al. 2018's "reward-result gap").
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from mesalib import gridworld, validate
+
+DEFAULT_BETAS = tuple(float(b) for b in np.geomspace(2.0, 512.0, 9))
+DEFAULT_WEIGHTS = tuple(float(w) for w in np.round(np.linspace(0.0, 1.0, 21), 2))
+
+
+def _transitions(walls):
+    h, w = walls.shape
+    rows, cols = jnp.meshgrid(jnp.arange(h), jnp.arange(w), indexing="ij")
+    pos = jnp.stack([rows.reshape(-1), cols.reshape(-1)], -1).astype(jnp.int32)
+    nxt = jax.vmap(lambda p: jax.vmap(lambda a: gridworld.move(walls, p, a))(jnp.arange(gridworld.NUM_ACTIONS)))(pos)
+    return nxt[..., 0] * w + nxt[..., 1]  # (H*W, 4) flat index of the next cell
+
+
+def _soft_q(walls, target, beta, gamma, iters):
+    h, width = walls.shape
+    nxt = _transitions(walls)
+    done = (nxt == target[0] * width + target[1]).astype(jnp.float32)  # +1 and the task ends
+
+    def backup(_, v):
+        q = done + gamma * (1.0 - done) * v[nxt]
+        return jax.nn.logsumexp(beta * q, axis=1) / beta
+
+    v = jax.lax.fori_loop(0, iters, backup, jnp.zeros(h * width, jnp.float32))
+    return (done + gamma * (1.0 - done) * v[nxt]).reshape(h, width, gridworld.NUM_ACTIONS)
+
+
+def soft_q(walls, target, beta: float, gamma: float = 0.95, iters: int = 100) -> jax.Array:
+    """Soft (maximum-entropy) Q-values of "walk to ``target``" at inverse temperature beta: (H, W, 4).
+
+    Q(s, a) = [s' = target] + gamma * [s' != target] * V(s'), V(s) = logsumexp_a(beta * Q(s, a)) / beta;
+    ``iters`` backups from V = 0. As beta grows, V approaches gamma ** (distance - 1).
+    """
+    walls_np = gridworld.check_walls(walls)
+    gridworld.check_position("target", target, walls_np)
+    beta = validate.real("beta", beta, low=0.0, low_open=True)
+    gamma = validate.real("gamma", gamma, low=0.0, high=1.0, high_open=True)
+    iters = validate.integer("iters", iters, minimum=1)
+    return _soft_q(jnp.asarray(walls_np), jnp.asarray(target, jnp.int32), jnp.float32(beta), gamma, iters)
+
+
+def boltzmann_policy(walls, target, beta: float, gamma: float = 0.95, iters: int = 100) -> jax.Array:
+    """pi(a | s) proportional to exp(beta * Q(s, a)) for "walk to target": (H, W, 4)."""
+    return jax.nn.softmax(beta * soft_q(walls, target, beta, gamma, iters), axis=-1)
+
+
+class ObjectiveFit(NamedTuple):
+    """Per-episode log-likelihoods of the observed actions under every candidate and beta.
+
+    names: candidate names (C,); betas: (B,); episode_ll: (..., L, C, B) for L episodes per
+    group (leading axes are groups, e.g. (alphas, seeds)); actions: (..., L) scored actions.
+    """
+    names: tuple
+    betas: np.ndarray
+    episode_ll: np.ndarray
+    actions: np.ndarray
+
+    def loglik(self) -> np.ndarray:
+        """Total log-likelihood of each candidate, beta fitted per group and candidate: (..., C)."""
+        return self.episode_ll.sum(-3).max(-1)
+
+    def per_action(self) -> np.ndarray:
+        """Log-likelihood per scored action relative to a uniformly random policy, in nats
+        (0 = explains the actions no better than chance, log 4 = 1.39 = perfectly): (..., C)."""
+        n = np.maximum(self.actions.sum(-1), 1)
+        return self.loglik() / n[..., None] + np.log(gridworld.NUM_ACTIONS)
+
+    def best(self) -> np.ndarray:
+        """Name of the best-explaining candidate per group: (...) array of str."""
+        return np.asarray(self.names)[self.loglik().argmax(-1)]
+
+    def mixture(self, first: str = "goal", second: str = "corner", weights=DEFAULT_WEIGHTS) -> np.ndarray:
+        """Per-action log-likelihood (relative to random) of the per-episode mixture
+        "pursue ``first`` with probability w, else ``second``", for each w: (..., W).
+        Each component's beta is fitted per group (maximized over the grid)."""
+        i, j = self.names.index(first), self.names.index(second)
+        w = np.asarray(weights, np.float64)
+        with np.errstate(divide="ignore"):
+            lw, l1w = np.log(w), np.log1p(-w)
+        a = self.episode_ll[..., i, :]  # (..., L, B)
+        b = self.episode_ll[..., j, :]
+        # (..., W, B, B): log(w * L_first + (1 - w) * L_second) summed over episodes
+        mix = np.logaddexp(lw[:, None, None, None] + a[..., None, :, :, None],
+                           l1w[:, None, None, None] + b[..., None, :, None, :]).sum(-3)
+        best = mix.reshape(mix.shape[:-2] + (-1,)).max(-1)
+        n = np.maximum(self.actions.sum(-1), 1)
+        return best / n[..., None] + np.log(gridworld.NUM_ACTIONS)
+
+    def best_weight(self, first: str = "goal", second: str = "corner", weights=DEFAULT_WEIGHTS) -> np.ndarray:
+        """The maximum-likelihood mixture weight on ``first``: (...)."""
+        return np.asarray(weights)[self.mixture(first, second, weights).argmax(-1)]
+
+
+def _check_grid(name, values, low, low_open=False, high=None):
+    arr = np.asarray(values, dtype=np.float64)
+    if arr.ndim != 1 or arr.size == 0:
+        raise ValueError(f"{name} must be a non-empty 1-D sequence, got shape {arr.shape}")
+    for i, v in enumerate(arr):
+        validate.real(f"{name}[{i}]", float(v), low=low, low_open=low_open, high=high)
+    return arr
+
+
+def fit_objective(traj: gridworld.Trajectory, levels: gridworld.EnvParams, candidates: dict,
+                  betas=DEFAULT_BETAS, gamma: float = 0.95, iters: int = 100) -> ObjectiveFit:
+    """Score episodes under every "walk to target" candidate at every beta.
+
+    levels: a batch of L levels (walls (L, H, W), ...); traj: one episode per level with any
+    leading group axes, e.g. pos (A, S, L, T+1, 2) for alphas x seeds. candidates: name ->
+    target cell, either (2,) for all levels or (L, 2), e.g.
+    ``{"goal": levels.goal, "corner": (1, 5)}``. Soft policies are computed once per level and
+    shared by every group that played it.
+    """
+    walls = np.asarray(levels.walls)
+    if walls.ndim != 3:
+        raise ValueError(f"levels must be a batch of levels with walls (L, H, W), got walls shape {walls.shape}")
+    n_levels = walls.shape[0]
+    if traj.action.ndim < 2 or traj.action.shape[-2] != n_levels:
+        raise ValueError(f"traj must hold one episode per level on its second-to-last axis (L = {n_levels}); "
+                         f"traj.action has shape {traj.action.shape}")
+    if not isinstance(candidates, dict) or not candidates:
+        raise ValueError("candidates must be a non-empty dict of name -> target cell")
+    targets = []
+    for name, t in candidates.items():
+        t = np.asarray(t)
+        t = np.broadcast_to(t, (n_levels, 2)) if t.shape == (2,) else t
+        if t.shape != (n_levels, 2) or not np.issubdtype(t.dtype, np.integer):
+            raise ValueError(f"candidates[{name!r}] must be an integer (row, col) or (L, 2) array of them")
+        for i in range(n_levels):
+            gridworld.check_position(f"candidates[{name!r}][{i}]", t[i], walls[i])
+        targets.append(t)
+    targets = jnp.asarray(np.stack(targets, 1), jnp.int32)  # (L, C, 2)
+    betas_np = _check_grid("betas", betas, 0.0, low_open=True)
+    gamma = validate.real("gamma", gamma, low=0.0, high=1.0, high_open=True)
+    iters = validate.integer("iters", iters, minimum=1)
+    betas_j = jnp.asarray(betas_np, jnp.float32)
+
+    @jax.jit
+    def log_policies(walls, targets):  # (L, C, B, H, W, 4)
+        def one(w, t, b):
+            return jax.nn.log_softmax(b * _soft_q(w, t, b, gamma, iters), axis=-1)
+        per_level = lambda w, ts: jax.vmap(lambda t: jax.vmap(lambda b: one(w, t, b))(betas_j))(ts)  # noqa: E731
+        return jax.vmap(per_level)(walls, targets)
+
+    logpi = log_policies(levels.walls, targets)
+
+    def scored(ts, pos, alive):  # actions taken before the first arrival at any target
+        arrived = jnp.any(jnp.all(pos[:-1, None, :] == ts[None], -1), -1)
+        return alive & (jnp.cumsum(arrived) == 0)
+
+    def episode_ll(lp, ts, pos, action, alive):
+        picked = lp[:, :, pos[:-1, 0], pos[:-1, 1], action]  # (C, B, T)
+        mask = scored(ts, pos, alive)
+        return (picked * mask).sum(-1), mask.sum()
+
+    group_shape = traj.action.shape[:-2]
+    flat = jax.tree_util.tree_map(lambda x: jnp.reshape(x, (-1,) + x.shape[len(group_shape):]), traj)
+    ll, n = jax.jit(jax.vmap(lambda t: jax.vmap(episode_ll)(logpi, targets, t.pos, t.action, t.alive)))(flat)
+    ll = np.asarray(ll, np.float64).reshape(group_shape + ll.shape[1:])
+    n = np.asarray(n).reshape(group_shape + n.shape[1:])
+    return ObjectiveFit(tuple(candidates), betas_np, ll, n)
+
+
+
+def fit_table(fit: ObjectiveFit, alphas, level: float = 0.95):
+    """Per alpha (fit groups (A, S) = alphas x seeds): each candidate's log-likelihood per action
+    relative to random (mean over seeds with a bootstrap interval), the share of seeds it
+    explains best, and the mean maximum-likelihood mixture weight on the goal."""
+    import pandas as pd
+
+    from mesalib import stats
+
+    pa, best, w = fit.per_action(), fit.best(), fit.best_weight()
+    rows = []
+    for i, a in enumerate(np.asarray(alphas)):
+        row = {"alpha": float(a)}
+        for j, name in enumerate(fit.names):
+            s = stats.mean_ci(pa[i, :, j], level=level)
+            row.update({f"{name} (nats/action)": float(s.mean), f"{name} low": float(s.low), f"{name} high": float(s.high),
+                        f"{name} best (share of seeds)": float((best[i] == name).mean())})
+        row["goal weight w"] = float(w[i].mean())
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def mixture_frame(fit: ObjectiveFit, alphas, weights=DEFAULT_WEIGHTS, level: float = 0.95):
+    """Long DataFrame (alpha, w, mean, low, high): the mixture's per-action log-likelihood for
+    every goal weight w, mean over seeds with a normal-approximation interval (for line_band)."""
+    import pandas as pd
+
+    from mesalib import stats
+
+    mix = fit.mixture(weights=weights)  # (A, S, W)
+    rows = []
+    for i, a in enumerate(np.asarray(alphas)):
+        s = stats.mean_ci(mix[i], axis=0, level=level, method="normal")
+        for k, wt in enumerate(weights):
+            rows.append({"alpha": str(float(a)), "w": float(wt), "mean": float(s.mean[k]),
+                         "low": float(s.low[k]), "high": float(s.high[k])})
+    return pd.DataFrame(rows)

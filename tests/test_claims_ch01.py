@@ -1,0 +1,70 @@
+"""Chapter 1's headline claims, checked by running the real code at sizes that still show them."""
+import jax
+import numpy as np
+import pytest
+
+from mesalib import bandits, pretrained, rl2, stats
+
+DUAN_RL2 = {(100, 5): 78.7, (100, 10): 83.5}   # Duan et al. (2016), Table 1
+
+
+def paired_diff(a, b):
+    return stats.mean_ci(np.asarray(a, np.float64) - np.asarray(b, np.float64), method="normal")
+
+
+@pytest.fixture(scope="module")
+def net_100_5():
+    return pretrained.load("rl2_n100_k5")[0]
+
+
+@pytest.mark.timeout(600)
+def test_meta_trained_gru_beats_thompson_on_10_pulls_5_arms():
+    result = rl2.train_seeds(jax.random.split(jax.random.key(11), 1), rl2.Config(), progress=False)
+    probs = bandits.sample_tasks(jax.random.key(12), 3000, 5)
+    gru = rl2.evaluate(rl2.seed_slice(result.params, 0), jax.random.key(13), probs, 10).rewards.sum(1)
+    ts = bandits.run(jax.random.key(14), "Thompson", probs, 10).rewards.sum(1)
+    d = paired_diff(gru, ts)
+    assert d.low > 0.4, f"GRU - Thompson = {stats.format_ci(d)}"
+    assert float(gru.mean()) > 0.98 * 6.7   # within 2% of Duan et al.'s 6.7
+
+
+@pytest.mark.parametrize("setting", [(100, 5), (100, 10)])
+def test_stored_networks_are_within_2_percent_of_duan_et_al(setting):
+    n, k = setting
+    params, config, _, _ = pretrained.load(f"rl2_n100_k{k}")
+    probs = bandits.sample_tasks(jax.random.key(20 + k), 4000, k)
+    gru = rl2.evaluate(params, jax.random.key(21), probs, n).rewards.sum(1)
+    ours = stats.mean_ci(np.asarray(gru), method="normal")
+    assert float(ours.mean) >= 0.975 * DUAN_RL2[setting] and float(ours.high) >= 0.98 * DUAN_RL2[setting], ours
+    ts = bandits.run(jax.random.key(22), "Thompson", probs, n).rewards.sum(1)
+    assert paired_diff(gru, ts).low > 1.0
+
+
+def test_frozen_network_learns_within_an_episode(net_100_5):
+    probs = bandits.sample_tasks(jax.random.key(30), 2000, 5)
+    reg = np.asarray(bandits.regret(rl2.evaluate(net_100_5, jax.random.key(31), probs, 100), probs)).mean(0)
+    early, late = reg[9] / 10, (reg[-1] - reg[89]) / 10
+    assert late < 0.25 * early, (early, late)
+
+
+def test_falls_behind_thompson_beyond_its_training_horizon(net_100_5):
+    probs = bandits.sample_tasks(jax.random.key(40), 2000, 5)
+    gru = bandits.regret(rl2.evaluate(net_100_5, jax.random.key(41), probs, 1000, horizon=100), probs)
+    ts = bandits.regret(bandits.run(jax.random.key(42), "Thompson", probs, 1000), probs)
+    assert paired_diff(gru[:, 99], ts[:, 99]).high < 0         # ahead inside the training horizon
+    assert paired_diff(gru[:, -1], ts[:, -1]).low > 5.0        # well behind ten times beyond it
+
+
+def test_falls_behind_thompson_when_every_arm_is_good(net_100_5):
+    probs = 0.9 + 0.1 * bandits.sample_tasks(jax.random.key(50), 4000, 5)
+    gru = bandits.regret(rl2.evaluate(net_100_5, jax.random.key(51), probs, 100), probs)[:, -1]
+    ts = bandits.regret(bandits.run(jax.random.key(52), "Thompson", probs, 100), probs)[:, -1]
+    assert paired_diff(gru, ts).low > 0
+
+
+def test_stored_networks_match_their_recorded_configs():
+    for name, config in pretrained.CONFIGS.items():
+        params, stored, returns, meta = pretrained.load(name)
+        assert stored == config, name
+        assert returns.shape == (config.num_updates,)
+        assert params["pi"]["w"].shape == (config.hidden, config.num_arms)

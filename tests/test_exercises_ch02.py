@@ -1,0 +1,72 @@
+"""Chapter 2's exercise solutions pass their checkers; wrong or missing answers fail without raising."""
+import mesalib  # noqa: F401
+
+from types import SimpleNamespace
+
+import jax
+import numpy as np
+import pandas as pd
+
+from mesalib import gridworld as g
+from mesalib.exercises import ch02
+
+
+def fake_result():
+    """The fields the checkers read from a SweepResult: 3 alphas x 2 seeds, 10 iterations."""
+    room = g.open_room(7, 7)
+    levels = g.sample_levels(jax.random.key(0), g.corner_task(room, 0.0, deploy=True), 8)
+    episodes = np.full((10, 3, 2), 100)
+    return SimpleNamespace(alphas=np.array([0.0, 0.01, 0.2]), train_metrics={"episodes": episodes}, levels=levels)
+
+
+def test_counterexamples(capsys):
+    r = fake_result()
+    want = 0.01 * (1 - 1 / 25) * 1000
+    assert abs(ch02.counterexamples(r, 0.01) - want) < 1e-9
+    assert ch02.check_counterexamples(9.6, r)          # the solution: alpha * (1 - 1/25) * episodes
+    assert ch02.check_counterexamples(10, r)           # ignoring the 1/25 is close enough
+    assert not ch02.check_counterexamples(1000, r)     # all episodes
+    assert not ch02.check_counterexamples(0.01, r)     # the fraction, not the count
+    assert not ch02.check_counterexamples(None, r)
+    assert not ch02.check_counterexamples("ten", r)
+    assert ch02.check_counterexamples(0.2 * 0.96 * 1000, r, alpha=0.2)
+    assert "episodes" in capsys.readouterr().out
+
+
+def sweep_table(goal, corner, alphas=(0.0, 0.01, 0.05, 0.2)):
+    rows = []
+    for a, gl, c in zip(alphas, goal, corner):
+        rows += [{"alpha": a, "outcome": "goal", "rate": gl}, {"alpha": a, "outcome": "corner", "rate": c},
+                 {"alpha": a, "outcome": "ends in corner", "rate": c / 2}]
+    return pd.DataFrame(rows)
+
+
+def test_flip_alpha(capsys):
+    table = sweep_table([0.1, 0.1, 0.5, 0.93], [0.9, 0.9, 0.39, 0.11])
+    assert ch02.flip_alpha(table) == 0.05
+    assert ch02.check_flip_alpha(0.05, table)
+    assert not ch02.check_flip_alpha(0.2, table)
+    assert not ch02.check_flip_alpha(0.01, table)
+    assert not ch02.check_flip_alpha(0.03, table)       # not a swept alpha
+    assert not ch02.check_flip_alpha(None, table)
+    never = sweep_table([0.1, 0.1, 0.2, 0.3], [0.9, 0.9, 0.8, 0.7])
+    assert ch02.flip_alpha(never) is None
+    assert not ch02.check_flip_alpha(0.2, never)
+    assert "alpha" in capsys.readouterr().out
+
+
+def test_on_path_fraction(capsys):
+    room = g.open_room(7, 7)
+    levels = g.sample_levels(jax.random.key(4), g.corner_task(room, 0.0, deploy=True), 200)
+    corner = (1, 5)
+    # reference: in an open room the shortest paths to the top-right corner are the up/right
+    # staircases, so the goal is on one exactly when it lies in the start-corner rectangle
+    s, gl = np.asarray(levels.start), np.asarray(levels.goal)
+    inside = (gl[:, 0] <= s[:, 0]) & (gl[:, 0] >= corner[0]) & (gl[:, 1] >= s[:, 1]) & (gl[:, 1] <= corner[1])
+    want = inside.mean()
+    assert abs(ch02.on_path_fraction(levels, corner) - want) < 1e-9
+    assert ch02.check_on_path_fraction(want, levels, corner)
+    assert not ch02.check_on_path_fraction(want + 0.05, levels, corner)
+    assert not ch02.check_on_path_fraction(1.5, levels, corner)
+    assert not ch02.check_on_path_fraction(None, levels, corner)
+    assert "shortest" in capsys.readouterr().out

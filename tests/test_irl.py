@@ -1,0 +1,261 @@
+"""Unit tests for mesalib.irl: reward parameterizations, the identification system, the
+Ng–Russell feasible set and its linear programs, environment selection and the grid models."""
+import mesalib  # noqa: F401  (configures XLA before the first JAX computation)
+
+import jax
+import numpy as np
+import pytest
+
+from mesalib import irl, mdp
+
+S, A, GAMMA = 6, 3, 0.9
+
+
+@pytest.fixture(scope="module")
+def envs():
+    return mdp.random_mdp(jax.random.key(3), S, A, batch=(3,))
+
+
+@pytest.fixture(scope="module")
+def sparse_envs():
+    return mdp.random_mdp(jax.random.key(4), S, A, branching=2, batch=(6,))
+
+
+def rng(seed=0):
+    return np.random.default_rng(seed)
+
+
+# ---------------------------------------------------------------- parameterizations
+def test_reward_features_shapes_and_meaning(envs):
+    p = envs[0]
+    theta_s = rng().normal(size=S)
+    np.testing.assert_allclose(irl.expected_reward(theta_s, p, "state"), np.repeat(theta_s[:, None], A, 1))
+    theta_sa = rng(1).normal(size=S * A)
+    np.testing.assert_allclose(irl.expected_reward(theta_sa, p, "state_action"), theta_sa.reshape(S, A))
+    theta_t = rng(2).normal(size=(S, A, S))
+    np.testing.assert_allclose(irl.expected_reward(theta_t.ravel(), p, "transition"), (p * theta_t).sum(-1))
+    assert [irl.num_parameters(S, A, k) for k in irl.PARAMETERIZATIONS] == [S, S * A, S * A * S]
+    with pytest.raises(ValueError, match="parameterization"):
+        irl.reward_features(p, "state-action")
+    with pytest.raises(ValueError, match="parameterization"):
+        irl.reward_features(p, np.zeros((S, A + 1, 2)))
+    with pytest.raises(ValueError, match="theta"):
+        irl.expected_reward(np.zeros(S + 1), p, "state")
+
+
+# ---------------------------------------------------------------- shaping
+def test_potential_shaping_leaves_optimal_and_soft_optimal_policies_unchanged(sparse_envs):
+    for i, p in enumerate(sparse_envs[:3]):
+        r = rng(i).normal(size=(S, A))
+        phi = 5 * rng(10 + i).normal(size=S)
+        r2 = irl.shaped(r, p, phi, GAMMA)
+        assert np.abs(r2 - r).max() > 1.0  # a visibly different reward
+        pi = irl.optimal_policy64(p, r, GAMMA)
+        np.testing.assert_array_equal(irl.optimal_policy64(p, r2, GAMMA), pi)
+        _, q, soft = mdp.soft_value_iteration(p, r, GAMMA)
+        _, q2, soft2 = mdp.soft_value_iteration(p, r2, GAMMA)
+        np.testing.assert_allclose(np.asarray(soft2), np.asarray(soft), atol=1e-4)
+        # exact: the shaped Q is the original Q minus the potential
+        np.testing.assert_allclose(np.asarray(q2), np.asarray(q) - phi[:, None], atol=2e-4)
+
+
+# ---------------------------------------------------------------- identification from soft-optimal behaviour
+def test_null_space_dimensions(envs, sparse_envs):
+    for p in (envs, sparse_envs):
+        assert irl.consistent_dimension(p[0], GAMMA, "state_action") == S      # potential shaping
+        assert irl.consistent_dimension(p[:2], GAMMA, "state_action") == 1     # only a constant
+        assert irl.consistent_dimension(p[:3], GAMMA, "state_action") == 1
+        assert irl.consistent_dimension(p[0], GAMMA, "state") == 1
+    # R(s, a, s'): the expected reward identifies S·A numbers, shaping adds S free ones back
+    assert irl.consistent_dimension(envs[0], GAMMA, "transition") == S * A * S - S * A + S
+    # the same environment twice teaches nothing new
+    assert irl.consistent_dimension(np.stack([envs[0], envs[0]]), GAMMA, "state_action") == S
+
+
+def test_identification_system_holds_for_the_truth(envs):
+    r = rng(5).normal(size=(S, A))
+    v, _, pi = mdp.soft_value_iteration(envs, r, GAMMA, temperature=0.7)
+    m = irl.identification_system(envs, GAMMA)
+    x = np.concatenate([r.ravel(), np.asarray(v, np.float64).ravel()])
+    np.testing.assert_allclose(m @ x, 0.7 * np.log(np.asarray(pi, np.float64)).ravel(), atol=1e-4)
+
+
+def test_recovered_reward_reproduces_behaviour_and_two_envs_identify_it(envs):
+    r = rng(6).normal(size=(S, A))
+    _, _, pi = mdp.soft_value_iteration(envs, r, GAMMA)
+    one = irl.recover_reward(envs[0], np.asarray(pi[0]), GAMMA)
+    assert one.null_basis.shape == (S * A, S) and one.residual < 1e-4
+    # every member of the consistent set gives the same soft-optimal behaviour in env 0 ...
+    z = rng(7).normal(size=S)
+    for theta in (one.theta, one.theta + one.null_basis @ z):
+        _, _, pi_hat = mdp.soft_value_iteration(envs[0], theta.reshape(S, A), GAMMA)
+        np.testing.assert_allclose(np.asarray(pi_hat), np.asarray(pi[0]), atol=1e-4)
+    # ... but one environment does not pin the reward down
+    assert np.abs((one.theta - one.theta.mean()) - (r - r.mean()).ravel()).max() > 0.1
+    two = irl.recover_reward(envs[:2], np.asarray(pi[:2]), GAMMA)
+    assert two.null_basis.shape == (S * A, 1)
+    np.testing.assert_allclose(np.abs(two.null_basis[:, 0]), 1 / np.sqrt(S * A), atol=1e-8)  # the constant
+    np.testing.assert_allclose(two.theta, (r - r.mean()).ravel(), atol=1e-4)
+
+
+def test_recover_reward_rejects_bad_inputs(envs):
+    _, _, pi = mdp.soft_value_iteration(envs, np.zeros((S, A)), GAMMA)
+    with pytest.raises(ValueError, match="policies must have shape"):
+        irl.recover_reward(envs[:2], np.asarray(pi[:1]), GAMMA)
+    with pytest.raises(ValueError, match="positive probability"):
+        irl.recover_reward(envs[0], np.eye(A)[np.zeros(S, int)], GAMMA)
+    with pytest.raises(ValueError, match="gamma"):
+        irl.recover_reward(envs[0], np.asarray(pi[0]), 1.0)
+    with pytest.raises(ValueError, match="row-stochastic"):
+        irl.consistent_dimension(envs[0] * 1.1, GAMMA)
+
+
+# ---------------------------------------------------------------- optimal behaviour: the Ng–Russell set
+def _problem(p, seed):
+    r = rng(seed).normal(size=S)
+    return r, irl.optimal_policy64(p, r, GAMMA)
+
+
+def test_optimal_policy64_matches_value_iteration(sparse_envs):
+    for i, p in enumerate(sparse_envs[:3]):
+        r, pi = _problem(p, i)
+        _, q = mdp.value_iteration(p, r, GAMMA)
+        q = np.asarray(q)
+        assert np.all(q[np.arange(S), pi] >= q.max(1) - 1e-4)
+        assert irl.is_optimal(p, r, GAMMA, pi)
+        worse = (pi + 1) % A
+        assert not irl.is_optimal(p, r, GAMMA, worse) or np.allclose(q.max(1), q.min(1), atol=1e-6)
+
+
+def test_constraints_hold_exactly_for_rewards_that_make_the_policy_optimal(sparse_envs):
+    p = sparse_envs[0]
+    r, pi = _problem(p, 1)
+    g = irl.optimality_constraints(p, pi, GAMMA, "state")
+    assert g.shape == (S * (A - 1), S)
+    assert (g @ r).max() <= 1e-10
+    assert np.allclose(g @ np.ones(S), 0)               # constants and zero are always feasible
+    other = rng(99).normal(size=S)
+    assert ((g @ other).max() <= 1e-10) == irl.is_optimal(p, other, GAMMA, pi)
+
+
+@pytest.mark.parametrize("parameterization", ["state", "state_action"])
+def test_every_lp_reward_makes_the_observed_policy_optimal(sparse_envs, parameterization):
+    p = sparse_envs[:3]
+    r = rng(3).normal(size=S)
+    pis = np.stack([irl.optimal_policy64(e, r, GAMMA) for e in p])
+    theta = irl.max_margin_reward(p, pis, GAMMA, parameterization, l1=0.01)
+    reward = irl.expected_reward(theta, p[0], parameterization)
+    assert np.abs(theta).max() > 0.1                      # not the trivial R = 0
+    for e, pi in zip(p, pis):
+        assert irl.is_optimal(e, reward, GAMMA, pi)
+    fs = irl.feasible_set(p, pis, GAMMA, parameterization)
+    w = irl.coordinate_widths(fs)
+    assert w.points.shape == (2 * theta.size, theta.size) and np.all(w.high >= w.low - 1e-9)
+    for point in w.points:                                # each LP optimum is a vertex of the set
+        np.testing.assert_allclose(fs.A_eq @ point, fs.b_eq, atol=1e-7)
+        for e, pi in zip(p, pis):
+            assert irl.is_optimal(e, irl.expected_reward(point, e, parameterization), GAMMA, pi, tol=1e-7)
+
+
+def test_the_true_reward_is_in_the_normalized_set_and_sets_shrink(sparse_envs):
+    r, pi0 = _problem(sparse_envs[0], 4)
+    fs = irl.feasible_set(sparse_envs[0], pi0, GAMMA, "state")
+    g = irl.advantage_row(sparse_envs[0], pi0, GAMMA, "state")
+    assert g @ r > 0
+    truth = (r - r.mean()) / (g @ (r - r.mean()))            # the truth in the set's normalization
+    w = irl.coordinate_widths(fs)
+    assert np.all(truth >= w.low - 1e-7) and np.all(truth <= w.high + 1e-7)
+    sizes = [w.size]
+    for e in sparse_envs[1:]:
+        fs = irl.add_environment(fs, e, irl.optimal_policy64(e, r, GAMMA), GAMMA, "state")
+        w = irl.coordinate_widths(fs)
+        assert np.all(truth >= w.low - 1e-7) and np.all(truth <= w.high + 1e-7)
+        sizes.append(w.size)
+    assert np.all(np.diff(sizes) <= 1e-9) and sizes[-1] < 0.8 * sizes[0]
+
+
+def test_unnormalized_set_contains_zero(sparse_envs):
+    r, pi = _problem(sparse_envs[0], 5)
+    w = irl.coordinate_widths(irl.feasible_set(sparse_envs[0], pi, GAMMA, "state", normalize=False, bound=1.0))
+    assert np.all(w.low <= 1e-9) and np.all(w.high >= -1e-9)
+
+
+def test_feasible_set_rejects_bad_inputs(sparse_envs):
+    r, pi = _problem(sparse_envs[0], 6)
+    with pytest.raises(ValueError, match="policies must be integer"):
+        irl.feasible_set(sparse_envs[:2], pi, GAMMA)
+    with pytest.raises(ValueError, match="policy actions"):
+        irl.optimality_constraints(sparse_envs[0], np.full(S, A), GAMMA)
+    with pytest.raises(ValueError, match="policy must be integer"):
+        irl.optimality_constraints(sparse_envs[0], pi.astype(float), GAMMA)
+    with pytest.raises(ValueError, match="gamma"):
+        irl.max_margin_reward(sparse_envs[0], pi, -0.5)
+    with pytest.raises(ValueError, match="bound"):
+        irl.feasible_set(sparse_envs[0], pi, GAMMA, bound=0.0)
+
+
+# ---------------------------------------------------------------- regret and selection
+def test_normalized_regret(sparse_envs):
+    r = rng(8).normal(size=(S, A))
+    reg_true = np.asarray(irl.normalized_regret(sparse_envs, r, r, GAMMA))
+    reg_neg = np.asarray(irl.normalized_regret(sparse_envs, r, -r, GAMMA))
+    assert reg_true.shape == (6,) and np.abs(reg_true).max() < 1e-4
+    assert np.all(reg_neg > 1.0)   # the opposite reward does worse than acting at random
+
+
+def test_select_environments_returns_valid_choices(sparse_envs):
+    r = rng(9).normal(size=S)
+    menu = mdp.random_mdp(jax.random.key(5), S, A, branching=2, batch=(5,))
+    for strategy in ("greedy", "random"):
+        chosen, sizes = irl.select_environments(jax.random.key(0), r, sparse_envs[0], menu, GAMMA, 3, strategy)
+        assert len(set(chosen.tolist())) == 3 and chosen.max() < 5
+        assert sizes.shape == (4,) and np.all(np.diff(sizes) <= 1e-9)
+    with pytest.raises(ValueError, match="strategy"):
+        irl.select_environments(jax.random.key(0), r, sparse_envs[0], menu, GAMMA, 3, "best")
+    with pytest.raises(ValueError, match="steps"):
+        irl.select_environments(jax.random.key(0), r, sparse_envs[0], menu, GAMMA, 6)
+    with pytest.raises(ValueError, match="state reward"):
+        irl.select_environments(jax.random.key(0), rng().normal(size=(S, A)), sparse_envs[0], menu, GAMMA, 1)
+
+
+def test_environment_family_changes_only_the_chosen_states(sparse_envs):
+    fam = irl.environment_family(jax.random.key(0), sparse_envs[0], 4, changed_states=2)
+    changed = np.any(np.abs(fam - sparse_envs[0][None]) > 1e-12, axis=(2, 3))
+    assert fam.shape == (4, S, A, S) and np.all(changed.sum(1) <= 2) and changed.any()
+    np.testing.assert_allclose(fam.sum(-1), 1.0)
+
+
+def test_experiments_smoke():
+    res = irl.identification_experiment(jax.random.key(0), irl.IdentificationConfig().smoke())
+    assert res.dimension.shape == res.regret.shape == (4, 3)
+    assert (res.dimension[:, 0] == 10).all() and (res.dimension[:, 1:] == 1).all()
+    sizes = irl.selection_experiment(jax.random.key(0), irl.SelectionConfig().smoke())
+    assert sizes["greedy"].shape == sizes["random"].shape == (3, 3)
+    np.testing.assert_allclose(sizes["greedy"][:, 0], 1.0)
+    frame = irl.summarize_selection(sizes)
+    assert list(frame.columns) == ["strategy", "environments chosen", "size", "low", "high"]
+    frame = irl.summarize_identification({"independent": res})
+    assert len(frame) == 3 and frame["dimension"].tolist() == [10.0, 1.0, 1.0]
+
+
+# ---------------------------------------------------------------- grid models
+def test_corner_room_rewards_and_shaping():
+    room = irl.corner_room(4)
+    goal_r, corner_r = irl.goal_and_corner_rewards(room)
+    assert goal_r[room.success] == 1 and corner_r[room.cells[(0, 3)]] == 1 and goal_r.sum() == corner_r.sum() == 1
+    pi = irl.optimal_policy64(room.transitions, goal_r, 0.9)
+    assert irl.is_optimal(room.transitions, corner_r, 0.9, pi)  # the two objectives agree in training
+    table = irl.behaviour_table(room, {"goal": goal_r}, 0.9)
+    assert table.loc[0, "reaches goal"] == 1.0
+    with pytest.raises(ValueError, match="potential"):
+        irl.shaped(goal_r, room.transitions, np.zeros(3), 0.9)
+
+
+def test_corner_test_informativeness_small_room():
+    inf = irl.corner_test_informativeness(3)
+    p, per_goal = irl.informativeness_by_goal(inf)
+    assert np.isnan(per_goal[0, 2]) and np.isnan(inf[0, 2]).all()
+    assert np.isnan(inf[1, 1, 1, 1])
+    assert 0.5 < p < 1.0
+    with pytest.raises(ValueError, match="informative"):
+        irl.informativeness_by_goal(np.zeros((3, 3)))
