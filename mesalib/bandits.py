@@ -89,6 +89,18 @@ def ucb1(key, s, f, t, c: float = 1.0):
     return _argmax_random_ties(key, jnp.where(n == 0, jnp.inf, mean + bonus))
 
 
+def dependent_greedy(key, s, f, t):
+    """The Bayes-optimal rule for two dependent arms, p₂ = 1 − p₁ with p₁ ~ U[0, 1].
+
+    A success on arm 1 or a failure on arm 2 is the same evidence that p₁ > 1/2, so the posterior
+    of p₁ is Beta(1 + s₁ + f₂, 1 + f₁ + s₂). Either pull is equally informative about p₁, so
+    nothing is gained by exploring: pull the arm the pooled evidence favours (ties at random).
+    """
+    evidence = (s[0] + f[1]) - (f[0] + s[1])
+    tie = jax.random.randint(key, (), 0, 2)
+    return jnp.where(evidence > 0, 0, jnp.where(evidence < 0, 1, tie))
+
+
 def gittins_policy(table):
     """The Gittins index rule: pull the arm whose (s, f) state has the highest index in ``table``."""
     table = jnp.asarray(table)

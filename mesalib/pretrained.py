@@ -30,9 +30,6 @@ CONFIGS: dict[str, rl2.Config] = {
     # Dependent arms trained unstably at a constant step size; a decaying one settled (see the log).
     "rl2_dependent_n100": rl2.Config(num_arms=2, prior="dependent", num_updates=4000, learning_rate=1e-3,
                                      learning_rate_end=1e-4, entropy_end=0.003, **_N100),
-    # The same settings on independent arms: the control for what the dependent network learned.
-    "rl2_n100_k2": rl2.Config(num_arms=2, num_updates=4000, learning_rate=1e-3, learning_rate_end=1e-4,
-                              entropy_end=0.003, **_N100),
 }
 SEEDS = {name: 0 for name in CONFIGS}
 

@@ -150,3 +150,17 @@ def test_second_call_does_not_recompile(probs):
 def test_bad_inputs(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_dependent_greedy_is_best_on_dependent_arms_and_matches_numpy():
+    probs = np.asarray(bandits.sample_tasks(jax.random.key(60), 3000, 2, prior="dependent"))
+    ours = bandits.run(jax.random.key(61), bandits.dependent_greedy, probs, 50)
+    rule = lambda s, f, t, rng: argmax_ties(np.stack([s[:, 0] + f[:, 1], f[:, 0] + s[:, 1]], 1), rng)  # noqa: E731
+    ref = np_play(rule, probs.astype(np.float64), 50, np.random.default_rng(62))
+    assert_means_agree(np.asarray(ours.rewards.sum(1)), ref)
+    many = np.asarray(bandits.sample_tasks(jax.random.key(64), 20000, 2, prior="dependent"))
+    reg = {name: np.asarray(bandits.regret(bandits.run(jax.random.key(63), rule_, many, 50), many)[:, -1])
+           for name, rule_ in [("pooled", bandits.dependent_greedy), ("Gittins", "Gittins"), ("Thompson", "Thompson")]}
+    for other in ("Gittins", "Thompson"):
+        d = reg["pooled"] - reg[other]
+        assert d.mean() + 4 * d.std() / np.sqrt(d.size) < 0, other
