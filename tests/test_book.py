@@ -89,11 +89,12 @@ def test_every_page_renders_offline_with_charts_and_math(built_book, server):
             return r.abort()
 
         context.route("**/*", route)
+        page = context.new_page()   # one page, navigated from URL to URL
+        errors = []
+        page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+        page.on("pageerror", lambda e: errors.append(str(e)))
         for rel in pages:
-            page = context.new_page()
-            errors = []
-            page.on("console", lambda m, errors=errors: m.type == "error" and errors.append(m.text))
-            page.on("pageerror", lambda e, errors=errors: errors.append(str(e)))
+            errors.clear()
             page.goto(f"{server}/{rel}", wait_until="load")
             charts = page.locator("[id^=altair-viz-]").count()
             if charts:
@@ -110,9 +111,12 @@ def test_every_page_renders_offline_with_charts_and_math(built_book, server):
                     page.wait_for_selector("mjx-container", timeout=15000)
                 except Exception:  # noqa: BLE001
                     problems.append(f"{rel}: math did not typeset")
+            page.wait_for_timeout(300)   # let late script errors surface
             real = [e for e in errors if not any(n in e for n in KNOWN_THEME_NOISE) and "ERR_FAILED" not in e]
             if real:
                 problems.append(f"{rel}: console errors {real[:3]}")
-            page.close()
+        context.close()
         browser.close()
+    cdn = [u for u in blocked if "vega" in u or "mathjax" in u.lower()]
+    assert not cdn, f"pages tried to fetch chart or math code from the network: {cdn[:3]}"
     assert not problems, "\n".join(problems)
