@@ -93,17 +93,27 @@ def bars_ci(df: pd.DataFrame, x: str, y: str, low: str, high: str, color: str | 
 
 def points_ci(df: pd.DataFrame, x: str, y: str, low: str, high: str, color: str | None = None,
               title: str = "", x_title: str | None = None, y_title: str | None = None,
-              x_type: str = "Q", y_zero: bool = False) -> alt.Chart:
-    """Points with vertical CI bars, joined by lines per ``color`` group (e.g. a sweep)."""
+              x_type: str = "Q", y_zero: bool = False, line: bool = True, sort=None) -> alt.Chart:
+    """Points with vertical CI bars per ``color`` group; ``line`` joins them (for a sweep over x).
+
+    For a categorical ``x`` (``x_type="N"``) pass ``line=False`` and an explicit ``sort`` order.
+    """
     _check_columns(df, x, y, low, high, color)
     data = round_frame(df)
     base = alt.Chart(data, title=title)
     col = alt.Color(f"{color}:N", title=color) if color else alt.value(PALETTE[0])
-    xe = alt.X(f"{x}:{x_type}", title=x_title or x)
+    xe = alt.X(f"{x}:{x_type}", title=x_title or x, sort=sort,
+               axis=alt.Axis(labelAngle=0) if x_type in ("N", "O") else alt.Undefined)
     ye = alt.Y(f"{y}:Q", title=y_title or y, scale=alt.Scale(zero=y_zero))
-    line = base.mark_line(point=True).encode(x=xe, y=ye, color=col, tooltip=[c for c in (color, x, y, low, high) if c])
+    tooltip = [c for c in (color, x, y, low, high) if c]
+    mark = base.mark_line(point=True) if line else base.mark_point(filled=True, size=60)
+    points = mark.encode(x=xe, y=ye, color=col, tooltip=tooltip)
+    if color and not line:  # side by side within each category
+        points = points.encode(xOffset=alt.XOffset(f"{color}:N"))
     err = base.mark_rule().encode(x=xe, y=f"{low}:Q", y2=f"{high}:Q", color=col)
-    return alt.layer(err, line).properties(width=WIDTH, height=HEIGHT)
+    if color and not line:
+        err = err.encode(xOffset=alt.XOffset(f"{color}:N"))
+    return alt.layer(err, points).properties(width=WIDTH, height=HEIGHT)
 
 
 def heatmap(df: pd.DataFrame, x: str, y: str, value: str, title: str = "", scheme: str = "blues",
