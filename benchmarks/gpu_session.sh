@@ -1,4 +1,5 @@
-# Commands run on the lent GPU (H100) in this project's sessions; outputs are in gpu_*.log/md.
+# Commands of the last GPU session (dependent-arm variants); the first sessions ran scripts/tune_rl2.py
+# and bench_rl2.py there. Outputs are in gpu_rl2_tuning.log and gpu_h100_bench_rl2.md.
 export PYTHONUNBUFFERED=1 PYTHONPATH=$PWD
 python3 - <<'PY' 2>&1 | tee $OUT/dependent.log
 import time, jax, numpy as np, mesalib, pathlib, os, jax.numpy as jnp

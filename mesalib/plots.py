@@ -102,8 +102,8 @@ def points_ci(df: pd.DataFrame, x: str, y: str, low: str, high: str, color: str 
     data = round_frame(df)
     base = alt.Chart(data, title=title)
     col = alt.Color(f"{color}:N", title=color) if color else alt.value(PALETTE[0])
-    xe = alt.X(f"{x}:{x_type}", title=x_title or x, sort=sort,
-               axis=alt.Axis(labelAngle=0) if x_type in ("N", "O") else alt.Undefined)
+    extra = {} if line else {"sort": sort, "axis": alt.Axis(labelAngle=0)}  # categories: upright labels
+    xe = alt.X(f"{x}:{x_type}", title=x_title or x, **extra)
     ye = alt.Y(f"{y}:Q", title=y_title or y, scale=alt.Scale(zero=y_zero))
     tooltip = [c for c in (color, x, y, low, high) if c]
     mark = base.mark_line(point=True) if line else base.mark_point(filled=True, size=60)
