@@ -257,6 +257,18 @@ class FeasibleSet(NamedTuple):
     bound: float
 
 
+def _environments_and_policies(transitions, policies):
+    """Environments (K, S, A, S) and deterministic policies as integer actions (K, S), checked together."""
+    p = _environments(transitions)
+    k, s = p.shape[:2]
+    pis = np.asarray(policies)
+    if pis.ndim == 1:
+        pis = pis[None]
+    if pis.shape != (k, s):
+        raise ValueError(f"policies must be integer actions of shape (K, S) = ({k}, {s}), got {pis.shape}")
+    return p, pis
+
+
 @_one_blas_thread
 def feasible_set(transitions, policies, gamma: float, parameterization="state", normalize: bool = True,
                  bound: float = 1e3) -> FeasibleSet:
@@ -267,13 +279,8 @@ def feasible_set(transitions, policies, gamma: float, parameterization="state", 
     unit of mean value (no rescaling, and R = 0 is excluded). Without it the set is the cone
     (which always contains R = 0) cut by the box.
     """
-    p = _environments(transitions)
+    p, pis = _environments_and_policies(transitions, policies)
     k, s, a = p.shape[:3]
-    pis = np.asarray(policies)
-    if pis.ndim == 1:
-        pis = pis[None]
-    if pis.shape != (k, s):
-        raise ValueError(f"policies must be integer actions of shape (K, S) = ({k}, {s}), got {pis.shape}")
     bound = validate.real("bound", bound, low=0.0, low_open=True)
     g = np.concatenate([optimality_constraints(p[i], pis[i], gamma, parameterization) for i in range(k)])
     d = g.shape[1]
@@ -340,13 +347,8 @@ def max_margin_reward(transitions, policies, gamma: float, parameterization="sta
 
     Margin of state s: V^π(s) − max_{a ≠ π(s)} Q^π(s, a). Returns theta (d,).
     """
-    p = _environments(transitions)
+    p, pis = _environments_and_policies(transitions, policies)
     k, s, a = p.shape[:3]
-    pis = np.asarray(policies)
-    if pis.ndim == 1:
-        pis = pis[None]
-    if pis.shape != (k, s):
-        raise ValueError(f"policies must be integer actions of shape (K, S) = ({k}, {s}), got {pis.shape}")
     l1 = validate.real("l1", l1, low=0.0)
     bound = validate.real("bound", bound, low=0.0, low_open=True)
     if a < 2:
