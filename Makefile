@@ -25,7 +25,7 @@ static: $(STAMP)
 book: static
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going
 
-## The book without exercise solutions, for students (into _build/student).
+## The book without exercise solutions, for students (into _build/student/_build/html).
 student-book: static
 	$(PY) scripts/student_config.py > _build_student_config.yml
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going --config _build_student_config.yml --path-output _build/student
