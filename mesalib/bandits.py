@@ -234,6 +234,18 @@ def regret(rollout: Rollout, probs) -> jax.Array:
     return jnp.cumsum(probs.max(axis=1, keepdims=True) - chosen, axis=1)
 
 
+def counts(rollout: Rollout, num_arms: int):
+    """Successes and failures of each arm *before* each pull: two (tasks, pulls, num_arms) arrays."""
+    num_arms = validate.integer("num_arms", num_arms, minimum=1)
+    actions = jnp.asarray(rollout.actions)
+    if actions.size and int(actions.max()) >= num_arms:
+        raise ValueError(f"num_arms must exceed every action in the rollout, got {num_arms} for action {int(actions.max())}")
+    onehot = jax.nn.one_hot(actions, num_arms)
+    r = jnp.asarray(rollout.rewards)[..., None]
+    before = lambda x: jnp.cumsum(x, axis=1) - x  # noqa: E731
+    return before(onehot * r), before(onehot * (1.0 - r))
+
+
 def evaluate_baselines(key, probs, num_pulls: int, names=("Random", "Greedy", "Thompson", "UCB1", "Gittins")) -> dict:
     """Total successes per task of each named baseline on the same tasks: {name: (tasks,)}."""
     validate.prng_key("key", key)

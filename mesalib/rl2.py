@@ -175,11 +175,28 @@ class Result(NamedTuple):
     entropy: np.ndarray   # (updates, seeds)
 
 
-def train_seeds(keys, config: Config = Config(), progress: bool | str = True, num_chunks: int = 10) -> Result:
-    """Meta-train one network per key (``keys: (seeds,)``) in a single compiled, vmapped loop."""
+def train_seeds(keys, config: Config = Config(), progress: bool | str = True, num_chunks: int = 10,
+                init=None) -> Result:
+    """Meta-train one network per key (``keys: (seeds,)``) in a single compiled, vmapped loop.
+
+    ``init`` continues training from given parameters (one network, shared by every seed, e.g. a
+    stored one) instead of a fresh initialization; the optimizer state starts fresh.
+    """
     keys = validate.key_batch("keys", keys)
     config = config.validated()
-    states = train.shard_seeds(jax.vmap(lambda k: init_state(k, config))(keys))
+    states = jax.vmap(lambda k: init_state(k, config))(keys)
+    if init is not None:
+        fresh = seed_slice(states.params, 0)
+        if jax.tree_util.tree_structure(init) != jax.tree_util.tree_structure(fresh) or any(
+                np.shape(a) != np.shape(b) for a, b in zip(jax.tree_util.tree_leaves(init),
+                                                           jax.tree_util.tree_leaves(fresh))):
+            raise ValueError(f"init must be the parameters of a network with num_arms={config.num_arms} "
+                             f"and hidden={config.hidden}")
+        params = jax.tree_util.tree_map(lambda x: jnp.broadcast_to(jnp.asarray(x, jnp.float32),
+                                                                   (len(keys),) + np.shape(x)), init)
+        opt = _optimizer(config)
+        states = states._replace(params=params, opt_state=jax.vmap(opt.init)(params))
+    states = train.shard_seeds(states)
     step = jax.vmap(make_update(config))
     summary = lambda m: f"mean successes {float(np.mean(m['return'][-1])):.2f}"  # noqa: E731
     states, metrics = train.run(step, states, config.num_updates, num_chunks=num_chunks,
@@ -209,6 +226,46 @@ def _evaluate(params, key, probs, num_pulls, horizon, greedy):
     keys = jax.random.split(key, probs.shape[0])
     out = jax.vmap(_episode, in_axes=(None, 0, 0, None, None, None))(params, keys, probs, num_pulls, horizon, greedy)
     return Rollout(out.action.astype(jnp.int32), out.reward)
+
+
+def action_probs(params, rollout: Rollout, horizon: int | None = None) -> jax.Array:
+    """The network's choice probabilities before each pull of a *given* history, (tasks, pulls, k).
+
+    The network is fed the actions and rewards of ``rollout`` (from any algorithm) instead of
+    its own, so it can be asked what it would do in situations it did not choose to reach.
+    ``horizon`` scales the time input as in :func:`evaluate` (default: the rollout's length).
+    """
+    actions = np.asarray(rollout.actions)
+    rewards = np.asarray(rollout.rewards)
+    if actions.ndim != 2 or actions.shape != rewards.shape:
+        raise ValueError(f"rollout must hold (tasks, pulls) actions and rewards of the same shape, got "
+                         f"{actions.shape} and {rewards.shape}")
+    k = params["pi"]["w"].shape[-1]
+    if actions.size and (actions.min() < 0 or actions.max() >= k):
+        raise ValueError(f"rollout actions must be arm indices in [0, {k - 1}] for this network")
+    horizon = actions.shape[1] if horizon is None else validate.integer("horizon", horizon, minimum=1)
+    return _action_probs(params, jnp.asarray(actions, jnp.int32), jnp.asarray(rewards, jnp.float32), float(horizon))
+
+
+@functools.partial(jax.jit, static_argnums=(3,))
+def _action_probs(params, actions, rewards, horizon):
+    k = params["pi"]["w"].shape[-1]
+    hidden = params["gru"]["wh"].shape[0]
+
+    def one(acts, rews):
+        def step(carry, inp):
+            h, prev_a, prev_r = carry
+            t, a, r = inp
+            x = jnp.concatenate([prev_a, prev_r[None], (t / horizon)[None]])
+            h = nn.gru_cell(params["gru"], h, x)
+            probs = jax.nn.softmax(nn.dense_apply(params["pi"], h))
+            return (h, jax.nn.one_hot(a, k), r), probs
+
+        init = (jnp.zeros(hidden), jnp.zeros(k), jnp.zeros(()))
+        ts = jnp.arange(acts.shape[0], dtype=jnp.float32)
+        return jax.lax.scan(step, init, (ts, acts, rews))[1]
+
+    return jax.vmap(one)(actions, rewards)
 
 
 def seed_slice(params, i: int):

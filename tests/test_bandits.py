@@ -164,3 +164,22 @@ def test_dependent_greedy_is_best_on_dependent_arms_and_matches_numpy():
     for other in ("Gittins", "Thompson"):
         d = reg["pooled"] - reg[other]
         assert d.mean() + 4 * d.std() / np.sqrt(d.size) < 0, other
+
+
+def test_counts_are_the_record_before_each_pull():
+    out = bandits.Rollout(np.array([[0, 1, 0, 0]], np.int32), np.array([[1, 0, 0, 1]], np.float32))
+    s, f = map(np.asarray, bandits.counts(out, 2))
+    np.testing.assert_array_equal(s[0], [[0, 0], [1, 0], [1, 0], [1, 0]])
+    np.testing.assert_array_equal(f[0], [[0, 0], [0, 0], [0, 1], [1, 1]])
+    with pytest.raises(ValueError, match="num_arms must exceed every action"):
+        bandits.counts(out, 1)
+
+
+def test_counts_feed_the_rules_the_same_state_they_saw():
+    """Replaying Greedy's own counts through Greedy reproduces its choices (ties aside)."""
+    probs = bandits.sample_tasks(jax.random.key(70), 50, 3)
+    out = bandits.run(jax.random.key(71), "Greedy", probs, 30)
+    s, f = map(np.asarray, bandits.counts(out, 3))
+    mean = (s + 1) / (s + f + 2)
+    unique = (mean == mean.max(-1, keepdims=True)).sum(-1) == 1
+    assert np.array_equal(mean.argmax(-1)[unique], np.asarray(out.actions)[unique])

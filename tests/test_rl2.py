@@ -65,3 +65,51 @@ def test_second_evaluation_does_not_recompile():
 def test_bad_inputs(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_action_probs_replays_the_networks_own_choices():
+    """Fed its own greedy rollout, the network's most probable arm is the arm it chose."""
+    params = rl2.init_params(jax.random.key(7), 3, 8)
+    params["pi"] = {"w": params["pi"]["w"] * 300.0, "b": params["pi"]["b"]}   # sharp, not uniform
+    probs = bandits.sample_tasks(jax.random.key(3), 5, 3)
+    out = rl2.evaluate(params, jax.random.key(5), probs, 20, greedy=True)
+    p = np.asarray(rl2.action_probs(params, out))
+    assert_shape(p, (5, 20, 3))
+    np.testing.assert_allclose(p.sum(-1), 1.0, atol=1e-5)
+    assert np.array_equal(p.argmax(-1), np.asarray(out.actions))
+
+
+def test_action_probs_depends_only_on_the_past():
+    params = rl2.init_params(jax.random.key(8), 2, 8)
+    params["pi"] = {"w": params["pi"]["w"] * 100.0, "b": params["pi"]["b"]}
+    a = np.zeros((1, 6), np.int32)
+    r = np.array([[1, 0, 1, 1, 0, 1]], np.float32)
+    r2 = r.copy()
+    r2[0, 4] = 1.0
+    p1 = np.asarray(rl2.action_probs(params, bandits.Rollout(a, r)))
+    p2 = np.asarray(rl2.action_probs(params, bandits.Rollout(a, r2)))
+    np.testing.assert_array_equal(p1[0, :5], p2[0, :5])     # pulls up to the change are unaffected
+    assert not np.allclose(p1[0, 5], p2[0, 5])
+
+
+def test_training_can_continue_from_given_parameters():
+    cfg = rl2.Config(num_arms=2, hidden=8).smoke()
+    first = rl2.train_seeds(jax.random.split(jax.random.key(1), 1), cfg, progress=False)
+    start = rl2.seed_slice(first.params, 0)
+    # With a zero step size the parameters must come back unchanged: training started from them.
+    frozen = rl2.train_seeds(jax.random.split(jax.random.key(2), 2), cfg._replace(learning_rate=1e-30),
+                             progress=False, init=start)
+    for a, b in zip(jax.tree_util.tree_leaves(start), jax.tree_util.tree_leaves(frozen.params)):
+        np.testing.assert_allclose(np.broadcast_to(a, b.shape), b, atol=1e-6)
+    with pytest.raises(ValueError, match="init must be the parameters of a network with num_arms=3"):
+        rl2.train_seeds(jax.random.split(jax.random.key(2), 1), cfg._replace(num_arms=3), progress=False, init=start)
+
+
+@pytest.mark.parametrize("actions, rewards, match", [
+    (np.zeros((2, 3), np.int32), np.zeros((2, 4)), "same shape"),
+    (np.full((2, 3), 5, np.int32), np.zeros((2, 3)), r"arm indices in \[0, 2\]"),
+])
+def test_action_probs_bad_inputs(actions, rewards, match):
+    params = rl2.init_params(jax.random.key(0), 3, 4)
+    with pytest.raises(ValueError, match=match):
+        rl2.action_probs(params, bandits.Rollout(actions, rewards))
