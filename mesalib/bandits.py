@@ -54,9 +54,11 @@ def oracle_value(probs, num_pulls: int) -> jax.Array:
 
 def _argmax_random_ties(key, scores):
     """Argmax that breaks exact ties uniformly at random (matters at t = 0 for every rule)."""
-    noise = jax.random.uniform(key, scores.shape, maxval=1e-6)
+    # A uniform draw per arm decides among the best; drawn on [0, 1) it has 2^23 distinct float32
+    # values, so the draw itself almost never ties (1 + 1e-6·u had only 8, which favoured arm 0).
+    noise = jax.random.uniform(key, scores.shape)
     best = scores >= scores.max() - 1e-12
-    return jnp.argmax(jnp.where(best, noise + 1.0, noise))
+    return jnp.argmax(jnp.where(best, noise, -1.0))
 
 
 def random_policy(key, s, f, t):
@@ -201,6 +203,12 @@ def run(key, policy: str | Callable, probs, num_pulls: int, **hyper) -> Rollout:
     validate.prng_key("key", key)
     validate.probabilities("probs", probs, ndim=2)
     num_pulls = validate.integer("num_pulls", num_pulls, minimum=1)
+    return _run(_resolve(policy, num_pulls, hyper), key, jnp.asarray(probs, jnp.float32), num_pulls)
+
+
+def _resolve(policy, num_pulls: int, hyper: dict) -> Callable:
+    """The select rule for a baseline name or callable, with its keywords bound."""
+    hyper = dict(hyper)
     if isinstance(policy, str):
         allowed = set(BASELINES) | {"Gittins"}
         validate.choice("policy", policy, allowed)
@@ -218,7 +226,60 @@ def run(key, policy: str | Callable, probs, num_pulls: int, **hyper) -> Rollout:
         validate.real("c", hyper["c"], low=0.0)
     if hyper:
         select = _bind(select, tuple(sorted(hyper.items())))
-    return _run(select, key, jnp.asarray(probs, jnp.float32), num_pulls)
+    return select
+
+
+def choice_probs(key, policy: str | Callable, s, f, t, samples: int = 1000, **hyper) -> jax.Array:
+    """How often a rule picks each arm in given states: ``(states, k)`` from counts ``s, f: (states, k)``.
+
+    ``t: (states,)`` is the number of pulls made so far. Each state is decided ``samples`` times
+    with fresh randomness, so for Thompson sampling this estimates its choice probabilities and
+    for a deterministic rule it is exact up to random tie-breaking. ``policy`` as in :func:`run`.
+    """
+    validate.prng_key("key", key)
+    samples = validate.integer("samples", samples, minimum=1)
+    s, f, t = np.asarray(s, np.float32), np.asarray(f, np.float32), np.asarray(t, np.float32)
+    if s.ndim != 2 or f.shape != s.shape or t.shape != s.shape[:1]:
+        raise ValueError(f"s and f must be (states, arms) and t (states,), got {s.shape}, {f.shape}, {t.shape}")
+    if (s < 0).any() or (f < 0).any():
+        raise ValueError("s and f must be counts (non-negative)")
+    horizon = int((s + f).sum(1).max(initial=0)) + 1
+    return _choice_probs(_resolve(policy, horizon, hyper), key, jnp.asarray(s), jnp.asarray(f), jnp.asarray(t), samples)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 5))
+def _choice_probs(select, key, s, f, t, samples):
+    k = s.shape[1]
+    keys = jax.random.split(key, (samples, s.shape[0]))
+    pick = jax.vmap(jax.vmap(lambda kk, s_, f_, t_: jax.nn.one_hot(select(kk, s_, f_, t_), k),
+                             in_axes=(0, 0, 0, 0)), in_axes=(0, None, None, None))
+    return pick(keys, s, f, t).mean(0)
+
+
+class Conflicts(NamedTuple):
+    """Situations in two-arm histories; each field has one entry per situation."""
+    task: np.ndarray         # (m,) which task
+    pull: np.ndarray         # (m,) the pull about to be chosen (0-based)
+    s: np.ndarray            # (m, 2) successes of each arm before it
+    f: np.ndarray            # (m, 2) failures of each arm before it
+    pooled_arm: np.ndarray   # (m,) the arm the pooled evidence favours
+
+
+def evidence_conflicts(rollout: Rollout) -> Conflicts:
+    """Where each arm's own record and the pooled evidence of dependent arms disagree.
+
+    Own record: the posterior means (sᵢ + 1)/(sᵢ + fᵢ + 2) of independent arms. Pooled evidence
+    (for p₂ = 1 − p₁): s₁ + f₂ successes against f₁ + s₂ failures for arm 1. A situation is a
+    conflict when both favour an arm strictly and not the same one.
+    """
+    actions = np.asarray(rollout.actions)
+    if actions.ndim != 2 or (actions.size and (actions.min() < 0 or actions.max() > 1)):
+        raise ValueError("rollout must be a (tasks, pulls) history of two-arm pulls (actions 0 or 1)")
+    s, f = map(np.asarray, counts(rollout, 2))
+    pooled = (s[..., 0] + f[..., 1]) - (f[..., 0] + s[..., 1])
+    own = (s + 1) / (s + f + 2)
+    task, pull = np.nonzero(np.sign(pooled) * np.sign(own[..., 0] - own[..., 1]) < 0)
+    return Conflicts(task, pull, s[task, pull], f[task, pull], (pooled[task, pull] < 0).astype(np.int32))
 
 
 @functools.lru_cache(maxsize=64)

@@ -77,13 +77,23 @@ def line_band(df: pd.DataFrame, x: str, y: str, low: str | None = None, high: st
 
 def bars_ci(df: pd.DataFrame, x: str, y: str, low: str, high: str, color: str | None = None,
             title: str = "", x_title: str | None = None, y_title: str | None = None, sort=None,
-            y_zero: bool = True) -> alt.Chart:
-    """Horizontal-category bars (one per ``x``) with confidence-interval whiskers."""
+            y_zero: bool = True, horizontal: bool = False) -> alt.Chart:
+    """Bars (one per category ``x``) with confidence-interval whiskers.
+
+    ``horizontal=True`` lays the categories down the side, which leaves room for long names;
+    ``x`` and ``y`` still name the category and the value columns.
+    """
     _check_columns(df, x, y, low, high, color)
     data = round_frame(df)
     base = alt.Chart(data, title=title)
-    xe = alt.X(f"{x}:N", title=x_title or x, sort=sort, axis=alt.Axis(labelAngle=0))
     col = alt.Color(f"{color}:N", title=color, legend=None) if color else alt.value(PALETTE[0])
+    if horizontal:
+        cat = alt.Y(f"{x}:N", title=x_title or x, sort=sort)
+        val = alt.X(f"{y}:Q", title=y_title or y, scale=alt.Scale(zero=y_zero))
+        bars = base.mark_bar(opacity=0.85).encode(y=cat, x=val, color=col, tooltip=[x, y, low, high])
+        whiskers = base.mark_rule(color="black").encode(y=cat, x=f"{low}:Q", x2=f"{high}:Q")
+        return alt.layer(bars, whiskers).properties(width=WIDTH, height=max(HEIGHT // 2, 32 * len(data)))
+    xe = alt.X(f"{x}:N", title=x_title or x, sort=sort, axis=alt.Axis(labelAngle=0))
     bars = base.mark_bar(opacity=0.85).encode(
         x=xe, y=alt.Y(f"{y}:Q", title=y_title or y, scale=alt.Scale(zero=y_zero)), color=col,
         tooltip=[x, y, low, high])

@@ -30,12 +30,9 @@ def regret(params, probs, greedy):
 
 def follows_pooled(params, probs):
     history = bandits.run(jax.random.key(11), "Thompson", probs, 100)
-    s, f = map(np.asarray, bandits.counts(history, 2))
-    pooled = (s[..., 0] + f[..., 1]) - (f[..., 0] + s[..., 1])
-    own = (s + 1) / (s + f + 2)
-    disagree = np.sign(pooled) * np.sign(own[..., 0] - own[..., 1]) < 0
-    p = np.asarray(rl2.action_probs(params, history))
-    return round(float(np.take_along_axis(p, (pooled < 0).astype(int)[..., None], -1)[..., 0][disagree].mean()), 3)
+    c = bandits.evidence_conflicts(history)
+    p = np.asarray(rl2.action_probs(params, history))[c.task, c.pull]
+    return round(float(p[np.arange(len(c.task)), c.pooled_arm].mean()), 3)
 
 
 def main(argv):

@@ -183,3 +183,52 @@ def test_counts_feed_the_rules_the_same_state_they_saw():
     mean = (s + 1) / (s + f + 2)
     unique = (mean == mean.max(-1, keepdims=True)).sum(-1) == 1
     assert np.array_equal(mean.argmax(-1)[unique], np.asarray(out.actions)[unique])
+
+
+def test_evidence_conflicts_finds_the_worked_example():
+    # Arm 1: 3 successes, 5 failures (mean 0.4); arm 2: one failure (0.33). Pooled: 4 vs 5 -> arm 2.
+    actions = np.array([[0] * 8 + [1, 0]], np.int32)
+    rewards = np.array([[1, 1, 1, 0, 0, 0, 0, 0, 0, 1]], np.float32)
+    c = bandits.evidence_conflicts(bandits.Rollout(actions, rewards))
+    assert list(c.pull) == [9] and list(c.task) == [0]
+    np.testing.assert_array_equal(c.s[0], [3, 0])
+    np.testing.assert_array_equal(c.f[0], [5, 1])
+    assert c.pooled_arm[0] == 1
+    with pytest.raises(ValueError, match="two-arm pulls"):
+        bandits.evidence_conflicts(bandits.Rollout(np.array([[2]], np.int32), np.array([[1.0]], np.float32)))
+
+
+def test_choice_probs_deterministic_rules_and_thompson():
+    s = np.array([[3.0, 0.0], [0.0, 0.0]])
+    f = np.array([[5.0, 1.0], [0.0, 0.0]])
+    t = np.array([9.0, 0.0])
+    greedy = np.asarray(bandits.choice_probs(jax.random.key(0), "Greedy", s, f, t, samples=400))
+    np.testing.assert_allclose(greedy[0], [1.0, 0.0])                 # own means 0.4 > 0.33
+    assert abs(greedy[1, 0] - 0.5) < 0.1                              # a tie is broken at random
+    pooled = np.asarray(bandits.choice_probs(jax.random.key(0), bandits.dependent_greedy, s, f, t, samples=10))
+    np.testing.assert_allclose(pooled[0], [0.0, 1.0])
+    # Thompson: P(Beta(4, 6) > Beta(1, 2)), by NumPy simulation.
+    rng = np.random.default_rng(0)
+    ref = (rng.beta(4, 6, 200000) > rng.beta(1, 2, 200000)).mean()
+    ts = np.asarray(bandits.choice_probs(jax.random.key(1), "Thompson", s, f, t, samples=20000))
+    assert abs(ts[0, 0] - ref) < 0.015
+    np.testing.assert_allclose(ts.sum(1), 1.0, atol=1e-5)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(s=np.zeros((2, 2)), f=np.zeros((2, 3)), t=np.zeros(2)), "must be"),
+    (dict(s=-np.ones((2, 2)), f=np.zeros((2, 2)), t=np.zeros(2)), "non-negative"),
+    (dict(s=np.zeros((2, 2)), f=np.zeros((2, 2)), t=np.zeros(2), samples=0), "samples"),
+])
+def test_choice_probs_bad_inputs(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        bandits.choice_probs(jax.random.key(0), "Thompson", **kwargs)
+
+
+@pytest.mark.parametrize("name", ["Greedy", "Thompson", "UCB1", "Gittins"])
+def test_first_pull_is_uniform_over_arms(name):
+    """Every rule faces a k-way tie before the first pull; each arm must be equally likely."""
+    probs = np.full((20000, 5), 0.5)
+    first = np.asarray(bandits.run(jax.random.key(80), name, probs, 1).actions[:, 0])
+    share = np.bincount(first, minlength=5) / first.size
+    assert np.abs(share - 0.2).max() < 0.015, share     # 5 standard errors

@@ -108,19 +108,17 @@ def test_dependent_arm_network_follows_pooled_evidence_where_independent_rules_d
         dependent_tasks, two_arm_nets):
     probs = dependent_tasks[:3000]
     history = bandits.run(jax.random.key(66), "Thompson", probs, 100)
-    s, f = map(np.asarray, bandits.counts(history, 2))
-    pooled = (s[..., 0] + f[..., 1]) - (f[..., 0] + s[..., 1])
-    own = (s + 1) / (s + f + 2)
-    disagree = np.sign(pooled) * np.sign(own[..., 0] - own[..., 1]) < 0
-    pooled_arm = (pooled < 0).astype(int)
-    assert disagree.sum() > 1000
+    c = bandits.evidence_conflicts(history)
+    m = len(c.task)
+    assert m > 1000
     follows = {}
     for name, params in zip(["dependent-trained", "control"], two_arm_nets):
-        p = np.asarray(rl2.action_probs(params, history))
-        follows[name] = float(np.take_along_axis(p, pooled_arm[..., None], -1)[..., 0][disagree].mean())
-    index = bandits.gittins_table(0.9, 100)[s.astype(int), f.astype(int)]
-    follows["Gittins"] = float(np.where(index[..., 0] == index[..., 1], 0.5,
-                                        index.argmax(-1) == pooled_arm)[disagree].mean())
-    assert follows["dependent-trained"] > 0.7, follows                  # "about three times in four"
-    assert follows["control"] < 0.5 and follows["Gittins"] < 0.5, follows  # "well under half"
+        p = np.asarray(rl2.action_probs(params, history))[c.task, c.pull]
+        follows[name] = float(p[np.arange(m), c.pooled_arm].mean())
+    for name in ["Gittins", "Thompson", "Greedy"]:
+        p = np.asarray(bandits.choice_probs(jax.random.key(67), name, c.s, c.f, c.pull, samples=200))
+        follows[name] = float(p[np.arange(m), c.pooled_arm].mean())
+    assert follows["Greedy"] == 0.0, follows              # by construction: it follows own records
+    assert follows["dependent-trained"] > 0.7, follows    # "about three times in four"
+    assert max(follows["control"], follows["Gittins"], follows["Thompson"]) < 0.5, follows  # "well under half"
     assert follows["dependent-trained"] - follows["control"] > 0.3, follows

@@ -30,3 +30,13 @@ def test_missing_column_is_reported(fn):
     df = pd.DataFrame({"t": [0.0], "m": [1.0], "lo": [0.0], "hi": [2.0]})
     with pytest.raises(ValueError, match="missing column"):
         fn(df, "t", "mean", "lo", "hi")
+
+
+def test_bars_ci_horizontal_puts_categories_down_the_side():
+    df = pd.DataFrame({"alg": ["a long name", "b"], "m": [1.0, 2.0], "lo": [0.5, 1.5], "hi": [1.5, 2.5]})
+    upright = plots.bars_ci(df, "alg", "m", "lo", "hi").to_dict()
+    side = plots.bars_ci(df, "alg", "m", "lo", "hi", horizontal=True).to_dict()
+    bars, whiskers = side["layer"]
+    assert bars["encoding"]["y"]["field"] == "alg" and bars["encoding"]["x"]["field"] == "m"
+    assert whiskers["encoding"]["x"]["field"] == "lo" and whiskers["encoding"]["x2"]["field"] == "hi"
+    assert upright["layer"][0]["encoding"]["x"]["field"] == "alg"
