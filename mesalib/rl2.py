@@ -84,6 +84,13 @@ class Step(NamedTuple):
     action: jax.Array
 
 
+def _core(params, h, prev_a, prev_r, t, horizon):
+    """One recurrent step: (previous action, previous reward, t / horizon) -> new state, logits."""
+    x = jnp.concatenate([prev_a, prev_r[None], (t / horizon)[None]])
+    h = nn.gru_cell(params["gru"], h, x)
+    return h, nn.dense_apply(params["pi"], h)
+
+
 def _episode(params, key, probs, num_pulls: int, horizon: float, greedy: bool = False) -> Step:
     """One task, ``num_pulls`` pulls; time enters the network as t / horizon."""
     k = probs.shape[-1]
@@ -92,9 +99,7 @@ def _episode(params, key, probs, num_pulls: int, horizon: float, greedy: bool = 
     def step(carry, inp):
         h, prev_a, prev_r = carry
         t, key_t = inp
-        x = jnp.concatenate([prev_a, prev_r[None], (t / horizon)[None]])
-        h = nn.gru_cell(params["gru"], h, x)
-        logits = nn.dense_apply(params["pi"], h)
+        h, logits = _core(params, h, prev_a, prev_r, t, horizon)
         value = nn.dense_apply(params["v"], h)[0] * horizon  # the head predicts successes per pull
         ka, kr = jax.random.split(key_t)
         a = jnp.argmax(logits) if greedy else jax.random.categorical(ka, logits)
@@ -256,10 +261,8 @@ def _action_probs(params, actions, rewards, horizon):
         def step(carry, inp):
             h, prev_a, prev_r = carry
             t, a, r = inp
-            x = jnp.concatenate([prev_a, prev_r[None], (t / horizon)[None]])
-            h = nn.gru_cell(params["gru"], h, x)
-            probs = jax.nn.softmax(nn.dense_apply(params["pi"], h))
-            return (h, jax.nn.one_hot(a, k), r), probs
+            h, logits = _core(params, h, prev_a, prev_r, t, horizon)
+            return (h, jax.nn.one_hot(a, k), r), jax.nn.softmax(logits)
 
         init = (jnp.zeros(hidden), jnp.zeros(k), jnp.zeros(()))
         ts = jnp.arange(acts.shape[0], dtype=jnp.float32)
