@@ -91,6 +91,14 @@ def ucb1(key, s, f, t, c: float = 1.0):
     return _argmax_random_ties(key, jnp.where(n == 0, jnp.inf, mean + bonus))
 
 
+def pooled_evidence(s, f):
+    """For two dependent arms (p₂ = 1 − p₁): s₁ + f₂ − (f₁ + s₂), > 0 when arm 1 is favoured.
+
+    Works on counts of shape (..., 2), NumPy or JAX.
+    """
+    return (s[..., 0] + f[..., 1]) - (f[..., 0] + s[..., 1])
+
+
 def dependent_greedy(key, s, f, t):
     """The Bayes-optimal rule for two dependent arms, p₂ = 1 − p₁ with p₁ ~ U[0, 1].
 
@@ -98,7 +106,7 @@ def dependent_greedy(key, s, f, t):
     of p₁ is Beta(1 + s₁ + f₂, 1 + f₁ + s₂). Either pull is equally informative about p₁, so
     nothing is gained by exploring: pull the arm the pooled evidence favours (ties at random).
     """
-    evidence = (s[0] + f[1]) - (f[0] + s[1])
+    evidence = pooled_evidence(s, f)
     tie = jax.random.randint(key, (), 0, 2)
     return jnp.where(evidence > 0, 0, jnp.where(evidence < 0, 1, tie))
 
@@ -276,7 +284,7 @@ def evidence_conflicts(rollout: Rollout) -> Conflicts:
     if actions.ndim != 2 or (actions.size and (actions.min() < 0 or actions.max() > 1)):
         raise ValueError("rollout must be a (tasks, pulls) history of two-arm pulls (actions 0 or 1)")
     s, f = map(np.asarray, counts(rollout, 2))
-    pooled = (s[..., 0] + f[..., 1]) - (f[..., 0] + s[..., 1])
+    pooled = pooled_evidence(s, f)
     own = (s + 1) / (s + f + 2)
     task, pull = np.nonzero(np.sign(pooled) * np.sign(own[..., 0] - own[..., 1]) < 0)
     return Conflicts(task, pull, s[task, pull], f[task, pull], (pooled[task, pull] < 0).astype(np.int32))
