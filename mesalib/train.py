@@ -1,17 +1,23 @@
-"""Compiled training loops run in chunks, so a notebook can show progress between them.
+"""The book's one trainer shape, and the routine that trains many seeds of any learner.
 
-A training step is a pure function ``step(carry) -> (carry, metrics)``. ``run`` compiles
-``lax.scan`` over ``chunk`` steps once and calls it ``num_steps / chunk`` times; metrics leave
-``jit`` as scan outputs and are concatenated on the host. Seeds are a leading batch axis of the
-carry (the step is ``vmap``-ed by the caller); ``shard_seeds`` spreads that axis over all local
-devices so the same code uses every GPU or TPU core of a multi-device runtime.
+Every learner in the book (RL², PPO, tabular Q-learning and SARSA, the meta-optimizers) is a
+:class:`Trainer`: a pair of pure functions in the optax/PureJaxRL spirit,
+
+* ``init(key, *data) -> state`` builds one seed's training state (``data`` is per-run input such
+  as a level distribution; it may be absent), and
+* ``update(state) -> (state, metrics)`` does one training update (metrics: a dict of scalars),
+
+built by a module's ``make_train(config, ...)``. :func:`train_seeds` trains one run per key as a
+``vmap`` axis: it compiles ``lax.scan`` over a chunk of updates once, reports progress between
+chunks with ``tqdm.auto``, and shards the seed axis over all local devices (padding the batch
+when the seed count does not divide the device count). Metrics leave ``jit`` as scan outputs.
 """
 from __future__ import annotations
 
+import functools
 import os
-import sys
 import time
-from typing import Callable
+from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -20,68 +26,54 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from mesalib import validate
 
-SMOKE_STEPS = 4  # with MESALIB_SMOKE=1, every training loop stops after this many steps
+SMOKE_STEPS = 4  # with MESALIB_SMOKE=1, every training loop stops after this many updates
+
+
+class Trainer(NamedTuple):
+    """A learner as two pure functions over one seed's state (see the module docstring)."""
+    init: Callable[..., Any]
+    update: Callable[[Any], tuple]
+    num_updates: int
+
+
+class Trained(NamedTuple):
+    """What :func:`train_seeds` returns: final states (leading seed axis) and metrics (updates, seeds)."""
+    state: Any
+    metrics: dict
+    seconds: float
+
+
+# --------------------------------------------------------------------------------------------- devices
+
+def pad_to_devices(n: int, devices=None) -> int:
+    """The smallest multiple of the local device count that holds ``n`` seeds."""
+    count = len(jax.local_devices() if devices is None else list(devices))
+    return -(-n // count) * count
 
 
 def shard_seeds(tree, devices=None):
-    """Place a pytree whose leaves share a leading seed axis across local devices.
+    """Place a pytree whose leaves share a leading seed axis across the local devices.
 
-    With one device (or a seed count not divisible by the device count) it is returned unchanged
-    except for being committed to the default device.
+    The seed count must be a multiple of the device count (:func:`train_seeds` pads to one);
+    anything else raises instead of silently running on one device.
     """
     devices = jax.local_devices() if devices is None else list(devices)
     leaves = jax.tree_util.tree_leaves(tree)
-    if not leaves:
+    if not leaves or len(devices) < 2:
         return tree
-    n = leaves[0].shape[0] if leaves[0].ndim else 0
-    if len(devices) < 2 or n == 0 or n % len(devices):
-        return tree
+    n = leaves[0].shape[0] if np.ndim(leaves[0]) else 0
+    if n == 0 or n % len(devices):
+        raise ValueError(f"the seed axis ({n}) must be a multiple of the number of devices ({len(devices)}); "
+                         "pad it with train.pad_to_devices")
     mesh = Mesh(np.array(devices), ("seed",))
 
     def put(x):
-        spec = PartitionSpec("seed", *([None] * (x.ndim - 1)))
-        return jax.device_put(x, NamedSharding(mesh, spec))
+        return jax.device_put(x, NamedSharding(mesh, PartitionSpec("seed", *([None] * (np.ndim(x) - 1)))))
 
     return jax.tree_util.tree_map(put, tree)
 
 
-class Progress:
-    """A one-line progress report: updates in place in Jupyter, on stderr in a terminal."""
-
-    def __init__(self, total: int, desc: str = "", enabled: bool = True):
-        self.total, self.desc, self.enabled = total, desc, enabled
-        self.start = time.perf_counter()
-        self.handle = None
-        self.in_notebook = _in_notebook()
-
-    def _line(self, done: int, extra: str) -> str:
-        elapsed = time.perf_counter() - self.start
-        return f"{self.desc} {done}/{self.total} steps, {elapsed:.1f} s{extra}".strip()
-
-    def update(self, done: int, extra: str = ""):
-        if not self.enabled:
-            return
-        line = self._line(done, extra)
-        if self.in_notebook:
-            from IPython.display import display
-
-            if self.handle is None:
-                self.handle = display({"text/plain": line}, raw=True, display_id=True)
-            else:
-                self.handle.update({"text/plain": line}, raw=True)
-        else:
-            end = "\n" if done >= self.total else ""
-            print("\r" + line, end=end, file=sys.stderr, flush=True)
-
-
-def _in_notebook() -> bool:
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return False
-    shell = get_ipython()
-    return shell is not None and shell.__class__.__name__ == "ZMQInteractiveShell"
-
+# --------------------------------------------------------------------------------------------- loops
 
 def _chunk_size(num_steps: int, num_chunks: int) -> int:
     """Largest chunk length that divides num_steps into at most num_chunks equal parts."""
@@ -91,36 +83,103 @@ def _chunk_size(num_steps: int, num_chunks: int) -> int:
     return num_steps
 
 
+@functools.partial(jax.jit, static_argnums=(0, 2))
+def _scan_chunk(step, carry, length):
+    # Module level with the step as a static argument: one compilation per (step, length, shapes),
+    # however often a chapter calls a loop with the same learner.
+    return jax.lax.scan(lambda c, _: step(c), carry, None, length=length)
+
+
+@functools.lru_cache(maxsize=64)
+def _vmapped(fn):
+    """``jax.vmap(fn)``, the same object for the same ``fn`` (so compiled programs are reused)."""
+    return jax.vmap(fn)
+
+
+def smoke_steps(num_steps: int) -> int:
+    """``num_steps``, or :data:`SMOKE_STEPS` when ``MESALIB_SMOKE=1`` (same code path, seconds)."""
+    return min(num_steps, SMOKE_STEPS) if os.environ.get("MESALIB_SMOKE") == "1" else num_steps
+
+
 def run(step: Callable, carry, num_steps: int, num_chunks: int = 10, progress: bool | str = True,
         summary: Callable | None = None):
-    """Run ``num_steps`` of ``step`` as compiled scans; return (final carry, stacked metrics).
+    """Run ``num_steps`` of ``step(carry) -> (carry, metrics)`` as compiled scans.
 
-    ``progress``: False for silence, True or a description string for a progress line.
-    ``summary(metrics_of_chunk) -> str`` adds a short readout (e.g. the latest mean return).
-    With the environment variable ``MESALIB_SMOKE=1`` only ``SMOKE_STEPS`` steps run: the same
-    code path in seconds, for checking that a notebook executes end to end.
+    Returns (final carry, metrics stacked over steps). ``progress``: False for silence, True or a
+    description for a ``tqdm`` bar; ``summary(metrics_of_chunk) -> str`` adds a short readout.
+    ``step`` should be a function defined once (not a fresh lambda per call) so that repeated
+    runs reuse the compiled chunk.
     """
     num_steps = validate.integer("num_steps", num_steps, minimum=1)
     num_chunks = validate.integer("num_chunks", num_chunks, minimum=1)
-    if os.environ.get("MESALIB_SMOKE") == "1":
-        num_steps = min(num_steps, SMOKE_STEPS)
+    if not callable(step):
+        raise ValueError(f"step must be a function carry -> (carry, metrics), got {type(step).__name__}")
+    num_steps = smoke_steps(num_steps)
     chunk = _chunk_size(num_steps, num_chunks)
-
-    @jax.jit
-    def run_chunk(c):
-        return jax.lax.scan(lambda c, _: step(c), c, None, length=chunk)
-
-    desc = progress if isinstance(progress, str) else ""
-    bar = Progress(num_steps, desc, enabled=bool(progress))
+    bar = _bar(num_steps, progress)
     outputs = []
-    for i in range(num_steps // chunk):
-        carry, metrics = run_chunk(carry)
+    for _ in range(num_steps // chunk):
+        carry, metrics = _scan_chunk(step, carry, chunk)
         metrics = jax.device_get(metrics)  # also waits for the chunk to finish
         outputs.append(metrics)
-        bar.update((i + 1) * chunk, "" if summary is None else ", " + summary(metrics))
+        if bar is not None:
+            bar.update(chunk)
+            if summary is not None:
+                bar.set_postfix_str(summary(metrics), refresh=False)
+    if bar is not None:
+        bar.close()
     stacked = jax.tree_util.tree_map(lambda *xs: np.concatenate(xs, axis=0), *outputs)
     return carry, stacked
 
+
+def _bar(total: int, progress: bool | str):
+    if not progress:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=progress if isinstance(progress, str) else None, unit="update",
+                leave=True, mininterval=0.5)
+
+
+def train_seeds(trainer: Trainer, keys, *data, progress: bool | str = False, num_chunks: int = 10,
+                summary: Callable | None = None, init_state=None) -> Trained:
+    """Train one run of ``trainer`` per key (``keys: (seeds,)``), all seeds in one compiled program.
+
+    ``data``: per-run inputs to ``trainer.init``, pytrees whose leaves have a leading axis of
+    length ``seeds``. ``init_state`` replaces the fresh states (e.g. to continue training). The
+    seed axis is padded to a multiple of the device count and sharded; padding is dropped from
+    the result. Returns :class:`Trained` (state with a leading seed axis, metrics (updates, seeds)).
+    """
+    if not isinstance(trainer, Trainer):
+        raise ValueError(f"trainer must be a train.Trainer (from a make_train function), got {type(trainer).__name__}")
+    keys = validate.key_batch("keys", keys)
+    seeds = keys.shape[0]
+    for i, leaf in enumerate(jax.tree_util.tree_leaves(data)):
+        if np.ndim(leaf) == 0 or np.shape(leaf)[0] != seeds:
+            raise ValueError(f"every leaf of data needs a leading axis of length {seeds} (one per key); "
+                             f"leaf {i} has shape {np.shape(leaf)}")
+    padded = pad_to_devices(seeds)
+    pad = lambda x: jnp.concatenate([x, jnp.repeat(x[:1], padded - seeds, 0)]) if padded > seeds else x  # noqa: E731
+    start = time.perf_counter()
+    if init_state is None:
+        state = _init_batch(trainer.init, pad(keys), *jax.tree_util.tree_map(pad, data))
+    else:
+        state = jax.tree_util.tree_map(pad, init_state)
+    state = shard_seeds(state)
+    state, metrics = run(_vmapped(trainer.update), state, trainer.num_updates, num_chunks=num_chunks,
+                         progress=progress, summary=summary)
+    if padded > seeds:
+        state = jax.tree_util.tree_map(lambda x: x[:seeds], state)
+        metrics = jax.tree_util.tree_map(lambda x: x[:, :seeds], metrics)
+    return Trained(state, metrics, time.perf_counter() - start)
+
+
+@functools.partial(jax.jit, static_argnums=(0,))
+def _init_batch(init, keys, *data):
+    return jax.vmap(init)(keys, *data)
+
+
+# --------------------------------------------------------------------------------------------- helpers
 
 def timed(fn: Callable, *args):
     """Call ``fn(*args)`` twice: return (result, compile-and-run seconds, run-only seconds)."""
@@ -135,3 +194,8 @@ def timed(fn: Callable, *args):
 def tree_stack(trees):
     """Stack a list of identical pytrees along a new leading axis."""
     return jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *trees)
+
+
+def seed_slice(tree, i: int):
+    """Seed ``i`` of a seed-batched pytree."""
+    return jax.tree_util.tree_map(lambda x: x[i], tree)
