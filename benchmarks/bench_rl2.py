@@ -2,7 +2,7 @@
 
     python benchmarks/bench_rl2.py [--quick]
 
-A. The compiled loop (``lax.scan`` over updates inside one ``jit``, as ``mesalib.train.run`` does)
+A. The compiled loop (``lax.scan`` over updates inside one ``jit``, as ``mesalib.train.train_seeds`` does)
    against the same update function called from a Python loop, one jitted call per update.
    Both are timed after compilation, in the same process, alternating, so the ratio is fair.
 B. The compute of Chapter 1 (train three (10, 5) networks, run the baselines, evaluate the
@@ -15,12 +15,13 @@ import time
 import jax
 
 import mesalib  # noqa: F401
-from mesalib import bandits, pretrained, rl2, train
+from mesalib import bandits, pretrained, rl2
+from mesalib.experiments import meta_learning
 
 
 def loop_vs_scan(config, updates, repeats=3):
-    step = rl2.make_update(config)
-    state = rl2.init_state(jax.random.key(0), config)
+    trainer = rl2.make_train(config)
+    step, state = trainer.update, trainer.init(jax.random.key(0))
     jit_step = jax.jit(step)
     scan = jax.jit(lambda s: jax.lax.scan(lambda c, _: step(c), s, None, length=updates))
     jax.block_until_ready(jit_step(state))         # compile both first
@@ -49,7 +50,7 @@ def chapter1_compute(quick=False):
     t0 = time.perf_counter()
     for n, k in [(10, 5), (100, 5), (100, 10)]:
         probs = bandits.sample_tasks(jax.random.key(n + k), 2000, k)
-        bandits.evaluate_baselines(jax.random.key(1), probs, n)
+        meta_learning.evaluate_baselines(jax.random.key(1), probs, n)
     times["baselines on 3 settings x 2000 tasks"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     for name in pretrained.CONFIGS:

@@ -1,8 +1,11 @@
-"""Bernoulli bandit task distributions and the classic bandit algorithms, vectorised in JAX.
+"""Bernoulli bandits: the environment, task distributions and the classic bandit algorithms.
 
-A *task* is a vector of arm success probabilities ``probs: (k,)``; a task distribution samples
-many of them at once. Every baseline is a pure ``select(key, successes, failures, t) -> arm`` rule
-over the Beta(1, 1) posterior counts, and ``run`` plays it on a batch of tasks with one compiled
+The environment has the gymnax shape used throughout the book: ``reset(key, params)`` and
+``step(key, state, action, params)`` are pure, and a task lives in :class:`EnvParams` (the arm
+success probabilities ``probs: (k,)``), so ``vmap`` over params ranges over tasks. The
+observation is the one RL² sees (previous action one-hot, previous reward, time). Every baseline
+is a pure ``select(key, successes, failures, t) -> arm`` rule over the Beta(1, 1) posterior
+counts that the state carries, and :func:`run` plays it on a batch of tasks with one compiled
 ``lax.scan`` over pulls (tasks are a ``vmap`` axis).
 """
 from __future__ import annotations
@@ -111,34 +114,62 @@ def dependent_greedy(key, s, f, t):
     return jnp.where(evidence > 0, 0, jnp.where(evidence < 0, 1, tie))
 
 
-def gittins_policy(table):
+def gittins(key, s, f, t, table):
     """The Gittins index rule: pull the arm whose (s, f) state has the highest index in ``table``."""
+    idx = table[s.astype(jnp.int32), f.astype(jnp.int32)]  # s + f < num_pulls <= max_count
+    return _argmax_random_ties(key, idx)
+
+
+def gittins_policy(table):
+    """The Gittins rule as a plain ``select(key, s, f, t)`` closure over one table (for custom use;
+    :func:`run` passes the table as data instead, so it compiles once per horizon)."""
     table = jnp.asarray(table)
+    return lambda key, s, f, t: gittins(key, s, f, t, table)
 
-    def select(key, s, f, t):
-        idx = table[s.astype(jnp.int32), f.astype(jnp.int32)]  # s + f < num_pulls <= max_count
-        return _argmax_random_ties(key, idx)
 
-    return select
+GITTINS_GRID = 1025     # calibration rewards λ on a uniform grid over [0, 1]
+GITTINS_TOL = 1e-6      # the tail beyond the lookahead contributes at most this much
+GITTINS_PROGRESS_CELLS = 5e9    # about a minute (8 ns a cell): show a progress bar
+GITTINS_MAX_CELLS = 3e11        # about forty minutes: refuse
 
 
 @functools.lru_cache(maxsize=16)
-def gittins_table(discount: float, max_count: int, depth: int | None = None, iters: int = 34) -> np.ndarray:
+def gittins_table(discount: float, max_count: int, depth: int | None = None, grid: int = GITTINS_GRID) -> np.ndarray:
     """Gittins indices of a Bernoulli arm with a Beta(1, 1) prior, for s, f in [0, max_count].
 
     Entry [s, f] (for s + f <= max_count; the rest is NaN) is the index after s successes and
-    f failures under geometric ``discount``:
-    the per-step reward λ of a sure arm at which pulling once more and continuing optimally
-    is exactly as good as retiring (the calibration definition, Gittins 1979). Computed in float64
-    by bisection on λ for all states at once, each with a backward induction over the
-    ``depth`` pulls that follow it (the tail beyond contributes at most discount^depth; by
-    default depth is chosen so that this is below 1e-6).
+    f failures under geometric ``discount``: the per-step reward λ of a sure arm at which pulling
+    once more and continuing optimally is exactly as good as retiring (the calibration
+    definition, Gittins 1979). For every λ of a uniform grid, one backward induction over the
+    whole Beta lattice (s + f up to max_count + depth; beyond it, retire or stay forever) gives
+    the advantage of pulling over retiring, and its slope in λ, in every state at once; the
+    advantage falls strictly as λ grows, so each state's index is where it crosses zero, located
+    on the grid and refined with the tangents at its two ends (exact for a piecewise-linear
+    advantage with at most one kink per grid cell). Cost: grid × lattice states, in float64.
+    When there are few states and a long lookahead (a discount near 1), each state's index is
+    bisected with its own backward induction instead, whichever is cheaper. ``depth`` defaults to
+    the number of steps after which the discounted tail is below 1e-6.
     """
     discount = validate.real("discount", discount, low=0.0, high=1.0, high_open=True)
     max_count = validate.integer("max_count", max_count, minimum=0)
     if depth is None:
-        depth = 1 if discount == 0 else int(np.ceil(np.log(1e-6) / np.log(discount)))
+        depth = 1 if discount == 0 else int(np.ceil(np.log(GITTINS_TOL) / np.log(discount)))
     depth = validate.integer("depth", depth, minimum=1)
+    grid = validate.integer("grid", grid, minimum=3)
+    cells = (max_count + depth + 1) * (max_count + depth + 2) // 2 * grid
+    bisection = (max_count + 1) * (max_count + 2) // 2 * depth * depth / 2 * 34
+    if min(cells, bisection) > GITTINS_MAX_CELLS:
+        raise ValueError(f"max_count={max_count} at discount={discount} needs {min(cells, bisection):.1e} cell "
+                         f"updates (about {min(cells, bisection) * 8e-9 / 3600:.1f} h on a laptop CPU); use fewer "
+                         "pulls or a smaller discount")
+    if bisection < cells:                                        # few states, long lookahead: bisect each
+        return _gittins_bisection(discount, max_count, depth)
+    return _gittins_lattice(discount, max_count, depth, grid, cells)
+
+
+def _gittins_bisection(discount: float, max_count: int, depth: int, iters: int = 34) -> np.ndarray:
+    """Calibration by bisection on λ for every state at once, each state with its own backward
+    induction over the ``depth`` pulls that follow it (cheaper than the lattice for few states)."""
     s0, f0 = np.meshgrid(np.arange(max_count + 1), np.arange(max_count + 1), indexing="ij")
     reachable = (s0 + f0) <= max_count
     a0, b0 = s0[reachable] + 1.0, f0[reachable] + 1.0           # Beta parameters of each root
@@ -147,10 +178,9 @@ def gittins_table(discount: float, max_count: int, depth: int | None = None, ite
     for _ in range(iters):
         lam = 0.5 * (lo + hi)
         retire = lam * scale
-        # Values at depth d below the root, for i successes among the d pulls: shape (roots, d+1).
         i = np.arange(depth + 1)
         mean = (a0[:, None] + i) / (a0[:, None] + b0[:, None] + depth)
-        value = np.maximum(retire[:, None], mean * scale)       # beyond the horizon: retire or stay forever
+        value = np.maximum(retire[:, None], mean * scale)       # beyond the lookahead: retire or stay forever
         for d in range(depth - 1, -1, -1):
             i = np.arange(d + 1)
             p = (a0[:, None] + i) / (a0[:, None] + b0[:, None] + d)
@@ -161,6 +191,53 @@ def gittins_table(discount: float, max_count: int, depth: int | None = None, ite
     table = np.full((max_count + 1, max_count + 1), np.nan)
     table[reachable] = 0.5 * (lo + hi)
     return table
+
+
+def _gittins_lattice(discount: float, max_count: int, depth: int, grid: int, cells: float) -> np.ndarray:
+    """One backward induction over the whole lattice per calibration reward on the grid."""
+    bar = None
+    if cells > GITTINS_PROGRESS_CELLS:   # more than about a minute: say so
+        from tqdm.auto import tqdm
+        bar = tqdm(total=max_count + depth, desc=f"Gittins table (discount {discount})", unit="level")
+    lam = np.linspace(0.0, 1.0, grid)[:, None]                  # (grid, 1)
+    scale = 1.0 / (1.0 - discount)
+    retire = lam * scale
+    top = max_count + depth                                      # s + f on the last lattice level
+    i = np.arange(top + 1)
+    stay = (i + 1.0) / (top + 2.0) * scale
+    value = np.maximum(retire, stay)                             # level top: retire or stay forever
+    slope = np.where(retire >= stay, scale, 0.0)                 # d value / d λ, carried alongside
+    table = np.full((max_count + 1, max_count + 1), np.nan)
+    for n in range(top - 1, -1, -1):                             # level n: states s = 0..n, f = n - s
+        s = np.arange(n + 1)
+        p = (s + 1.0) / (n + 2.0)
+        cont = p * (1.0 + discount * value[:, 1:n + 2]) + (1.0 - p) * discount * value[:, :n + 1]
+        dcont = discount * (p * slope[:, 1:n + 2] + (1.0 - p) * slope[:, :n + 1])
+        if n <= max_count:
+            table[s, n - s] = _crossing(lam[:, 0], cont - retire, dcont - scale, s)
+        slope = np.where(retire >= cont, scale, dcont)
+        value = np.maximum(retire, cont)
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
+    return table
+
+
+def _crossing(lam, advantage, slope, cols):
+    """Where each column of ``advantage`` (grid, m), falling in λ, crosses zero.
+
+    The advantage is convex and piecewise linear in λ, so the tangents at the two grid points
+    around the crossing both undershoot it and one of them is exact unless two kinks share the
+    cell; the larger of their zeros is taken.
+    """
+    grid = lam.shape[0]
+    j = np.clip((advantage > 0).sum(0) - 1, 0, grid - 2)
+    a0, a1 = advantage[j, cols], advantage[j + 1, cols]
+    d0, d1 = slope[j, cols], slope[j + 1, cols]
+    left = lam[j] - a0 / np.where(d0 < 0, d0, -np.inf)
+    right = lam[j + 1] - a1 / np.where(d1 < 0, d1, -np.inf)
+    return np.clip(np.maximum(left, right), lam[j], lam[j + 1])
 
 
 BASELINES: dict[str, Callable] = {
@@ -177,29 +254,83 @@ class Rollout(NamedTuple):
     rewards: jax.Array   # (tasks, pulls) float32, 0/1 outcomes
 
 
-def _play(select, key, probs, num_pulls: int) -> Rollout:
-    """One task: play ``num_pulls`` pulls of ``select`` on arm probabilities ``probs: (k,)``."""
-    k = probs.shape[-1]
+# ---------------------------------------------------------------------------------------------
+# The environment (gymnax shape)
 
-    def step(carry, inp):
-        s, f = carry
-        t, key_t = inp
+class EnvParams(NamedTuple):
+    """One task: arm probabilities ``probs: (k,)``; ``horizon`` () scales the time feature t / horizon."""
+    probs: jax.Array
+    horizon: jax.Array
+
+
+class EnvState(NamedTuple):
+    """Posterior counts ``successes, failures: (k,)``, pulls made ``t`` (), and the last pull."""
+    successes: jax.Array
+    failures: jax.Array
+    t: jax.Array
+    last_action: jax.Array    # () int32, -1 before the first pull
+    last_reward: jax.Array    # () float32
+
+
+def default_params(probs, horizon: float | None = None) -> EnvParams:
+    """Params for arm probabilities ``probs: (k,)``; the time feature's scale defaults to 1."""
+    probs = jnp.asarray(probs, jnp.float32)
+    return EnvParams(probs, jnp.float32(1.0 if horizon is None else horizon))
+
+
+def observe(state: EnvState, params: EnvParams) -> jax.Array:
+    """What a learner sees before a pull: (previous action one-hot (k,), previous reward, t / horizon)."""
+    k = params.probs.shape[-1]
+    prev = jax.nn.one_hot(state.last_action, k)            # all zeros before the first pull
+    return jnp.concatenate([prev, state.last_reward[None], (state.t / params.horizon)[None]])
+
+
+def reset(key, params: EnvParams):
+    """The start of a task: no pulls yet. Returns (obs, state); ``key`` is unused (deterministic)."""
+    del key
+    k = params.probs.shape[-1]
+    state = EnvState(jnp.zeros(k), jnp.zeros(k), jnp.zeros((), jnp.int32), jnp.int32(-1), jnp.zeros(()))
+    return observe(state, params), state
+
+
+def step(key, state: EnvState, action, params: EnvParams):
+    """Pull arm ``action``: reward 1 with probability probs[action]. A bandit never terminates;
+    the caller decides how many pulls an episode has. Returns (obs, state, reward, terminated,
+    truncated, info)."""
+    k = params.probs.shape[-1]
+    r = (jax.random.uniform(key) < params.probs[action]).astype(jnp.float32)
+    onehot = jax.nn.one_hot(action, k)
+    state = EnvState(state.successes + r * onehot, state.failures + (1.0 - r) * onehot, state.t + 1,
+                     jnp.asarray(action, jnp.int32), r)
+    return observe(state, params), state, r, jnp.bool_(False), jnp.bool_(False), {}
+
+
+def _play(select, key, probs, num_pulls: int, table=None) -> Rollout:
+    """One task: ``num_pulls`` pulls of ``select`` on arm probabilities ``probs: (k,)``.
+
+    ``table`` (Gittins indices) is passed to the rule as data, so a new table never recompiles.
+    """
+    params = default_params(probs)
+
+    def body(state, key_t):
         ka, kr = jax.random.split(key_t)
-        a = select(ka, s, f, t.astype(jnp.float32))
-        r = (jax.random.uniform(kr) < probs[a]).astype(jnp.float32)
-        onehot = jax.nn.one_hot(a, k)
-        return (s + r * onehot, f + (1.0 - r) * onehot), (a, r)
+        t = state.t.astype(jnp.float32)
+        if table is None:
+            a = select(ka, state.successes, state.failures, t)
+        else:
+            a = select(ka, state.successes, state.failures, t, table)
+        _, state, r, _, _, _ = step(kr, state, a, params)
+        return state, (a, r)
 
-    init = (jnp.zeros(k), jnp.zeros(k))
-    keys = jax.random.split(key, num_pulls)
-    _, (actions, rewards) = jax.lax.scan(step, init, (jnp.arange(num_pulls), keys))
+    _, state = reset(key, params)
+    _, (actions, rewards) = jax.lax.scan(body, state, jax.random.split(key, num_pulls))
     return Rollout(actions.astype(jnp.int32), rewards)
 
 
 @functools.partial(jax.jit, static_argnums=(0, 3))
-def _run(select, key, probs, num_pulls):
+def _run(select, key, probs, num_pulls, table):
     keys = jax.random.split(key, probs.shape[0])
-    return jax.vmap(_play, in_axes=(None, 0, 0, None))(select, keys, probs, num_pulls)
+    return jax.vmap(_play, in_axes=(None, 0, 0, None, None))(select, keys, probs, num_pulls, table)
 
 
 def run(key, policy: str | Callable, probs, num_pulls: int, **hyper) -> Rollout:
@@ -211,17 +342,21 @@ def run(key, policy: str | Callable, probs, num_pulls: int, **hyper) -> Rollout:
     validate.prng_key("key", key)
     validate.probabilities("probs", probs, ndim=2)
     num_pulls = validate.integer("num_pulls", num_pulls, minimum=1)
-    return _run(_resolve(policy, num_pulls, hyper), key, jnp.asarray(probs, jnp.float32), num_pulls)
+    select, table = _resolve(policy, num_pulls, hyper)
+    return _run(select, key, jnp.asarray(probs, jnp.float32), num_pulls, table)
 
 
-def _resolve(policy, num_pulls: int, hyper: dict) -> Callable:
-    """The select rule for a baseline name or callable, with its keywords bound."""
+def _resolve(policy, num_pulls: int, hyper: dict):
+    """(select rule, Gittins table or None) for a baseline name or callable, keywords bound."""
     hyper = dict(hyper)
+    table = None
     if isinstance(policy, str):
         allowed = set(BASELINES) | {"Gittins"}
         validate.choice("policy", policy, allowed)
         if policy == "Gittins":
-            select = gittins_policy(gittins_table(float(hyper.pop("discount", 0.9)), num_pulls))
+            discount = validate.real("discount", hyper.pop("discount", 0.9), low=0.0, high=1.0, high_open=True)
+            table = jnp.asarray(gittins_table(discount, num_pulls), jnp.float32)
+            select = gittins
         else:
             select = BASELINES[policy]
     elif callable(policy):
@@ -234,7 +369,7 @@ def _resolve(policy, num_pulls: int, hyper: dict) -> Callable:
         validate.real("c", hyper["c"], low=0.0)
     if hyper:
         select = _bind(select, tuple(sorted(hyper.items())))
-    return select
+    return select, table
 
 
 def choice_probs(key, policy: str | Callable, s, f, t, samples: int = 1000, **hyper) -> jax.Array:
@@ -252,14 +387,16 @@ def choice_probs(key, policy: str | Callable, s, f, t, samples: int = 1000, **hy
     if (s < 0).any() or (f < 0).any():
         raise ValueError("s and f must be counts (non-negative)")
     horizon = int((s + f).sum(1).max(initial=0)) + 1
-    return _choice_probs(_resolve(policy, horizon, hyper), key, jnp.asarray(s), jnp.asarray(f), jnp.asarray(t), samples)
+    select, table = _resolve(policy, horizon, hyper)
+    return _choice_probs(select, key, jnp.asarray(s), jnp.asarray(f), jnp.asarray(t), samples, table)
 
 
 @functools.partial(jax.jit, static_argnums=(0, 5))
-def _choice_probs(select, key, s, f, t, samples):
+def _choice_probs(select, key, s, f, t, samples, table):
     k = s.shape[1]
     keys = jax.random.split(key, (samples, s.shape[0]))
-    pick = jax.vmap(jax.vmap(lambda kk, s_, f_, t_: jax.nn.one_hot(select(kk, s_, f_, t_), k),
+    rule = select if table is None else functools.partial(select, table=table)
+    pick = jax.vmap(jax.vmap(lambda kk, s_, f_, t_: jax.nn.one_hot(rule(kk, s_, f_, t_), k),
                              in_axes=(0, 0, 0, 0)), in_axes=(0, None, None, None))
     return pick(keys, s, f, t).mean(0)
 
@@ -313,45 +450,3 @@ def counts(rollout: Rollout, num_arms: int):
     r = jnp.asarray(rollout.rewards)[..., None]
     before = lambda x: jnp.cumsum(x, axis=1) - x  # noqa: E731
     return before(onehot * r), before(onehot * (1.0 - r))
-
-
-def evaluate_baselines(key, probs, num_pulls: int, names=("Random", "Greedy", "Thompson", "UCB1", "Gittins")) -> dict:
-    """Total successes per task of each named baseline on the same tasks: {name: (tasks,)}."""
-    validate.prng_key("key", key)
-    keys = jax.random.split(key, len(names))
-    return {name: np.asarray(run(k, name, probs, num_pulls).rewards.sum(1)) for k, name in zip(keys, names)}
-
-
-def summarize(successes: dict, level: float = 0.95):
-    """A table of mean successes per algorithm with normal-approximation CIs over tasks.
-
-    successes: {name: (tasks,) total successes per task} -> DataFrame(algorithm, mean, low, high, tasks).
-    """
-    import pandas as pd
-
-    from mesalib import stats
-
-    rows = []
-    for name, values in successes.items():
-        s = stats.mean_ci(np.asarray(values), method="normal", level=level)
-        rows.append({"algorithm": name, "mean": float(s.mean), "low": float(s.low), "high": float(s.high), "tasks": s.n})
-    return pd.DataFrame(rows)
-
-
-def regret_frame(rollouts: dict, probs, points: int = 25, level: float = 0.95):
-    """Mean cumulative regret with CIs at ``points`` pulls per algorithm, ready for plots.line_band.
-
-    rollouts: {name: Rollout} all played on the same ``probs: (tasks, k)``.
-    """
-    import pandas as pd
-
-    from mesalib import stats
-
-    frames = []
-    for name, rollout in rollouts.items():
-        reg = np.asarray(regret(rollout, probs))
-        n = reg.shape[1]
-        idx = np.unique(np.linspace(0, n - 1, min(points, n)).round().astype(int))
-        s = stats.mean_ci(reg[:, idx], axis=0, method="normal", level=level)
-        frames.append(pd.DataFrame({"algorithm": name, "pull": idx + 1, "regret": s.mean, "low": s.low, "high": s.high}))
-    return pd.concat(frames, ignore_index=True)

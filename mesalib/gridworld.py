@@ -8,9 +8,10 @@ Row 0 is the top of the grid; positions are ``(row, col)`` int32 pairs; actions 
 of steps truncates it. Moving into a wall (or off the grid) leaves the agent where it was.
 
 The observation is image-like, ``(height, width, 3)`` float32 with one-hot channels
-(walls, agent, goal). The module also holds the level generators (open rooms, mazes) and the
-"goal in the corner" level distribution of the goal-misgeneralization experiment
-(Langosco et al. 2022), plus rollouts and the deployment measurements of that experiment.
+(walls, agent, goal). The module also holds the level generators (open rooms, mazes), the
+"goal in the corner" level distribution of goal misgeneralization (Langosco et al. 2022), and
+rollouts of many policies on many levels with the measurements that tell a goal-seeker from a
+corner-seeker. The chapter's experiment lives in :mod:`mesalib.experiments.robustness`.
 """
 from __future__ import annotations
 
@@ -525,119 +526,54 @@ def corner_metrics(traj: Trajectory, params: EnvParams, corner) -> CornerMetrics
     """Deployment measurements for a batch of episodes (any leading batch shape shared by
     ``traj`` and ``params``); ``corner``: (2,) the proxy location."""
     corner = jnp.asarray(corner, jnp.int32)
-    batch = traj.length.shape
+    if corner.shape != (2,):
+        raise ValueError(f"corner must be one (row, col) cell, got shape {corner.shape}")
+    return _corner_metrics_nd(traj, params, corner, len(traj.length.shape))
+
+
+@partial(jax.jit, static_argnums=(3,))
+def _corner_metrics_nd(traj, params, corner, ndim):
     fn = _corner_metrics
-    for _ in batch:
+    for _ in range(ndim):
         fn = jax.vmap(fn, in_axes=(0, 0, None))
-    return jax.jit(fn)(traj, params, corner)
+    return fn(traj, params, corner)
 
 
 # ---------------------------------------------------------------------------------------------
-# The experiment: train with the goal usually in the corner, deploy with it elsewhere
+# Many policies on many levels
 # ---------------------------------------------------------------------------------------------
 
-def evaluate(key, policy_params, levels: EnvParams, max_steps: int = 30, env: Env | None = None,
-             greedy: bool = False) -> Trajectory:
-    """One episode per level for each of a batch of PPO policies (see :mod:`mesalib.ppo`).
+def evaluate(key, policy_fn: Callable, policy_params, levels: EnvParams, max_steps: int = 30,
+             env: Env | None = None, greedy: bool = False) -> Trajectory:
+    """One episode per level for each of a batch of policies.
 
-    policy_params: a pytree with a leading (runs,) axis; levels: a batch of L levels, played by
-    every run. Returns a Trajectory with leading axes (runs, L).
+    ``policy_fn(params, key, obs, greedy) -> action`` is the learner's action rule (e.g.
+    ``ppo.sample_action``; pass a module-level function so repeated calls reuse the compiled
+    program); ``policy_params``: a pytree with a leading (runs,) axis; ``levels``: a batch of L
+    levels, played by every run. Returns a Trajectory with leading axes (runs, L).
     """
-    from mesalib import ppo
-
     validate.prng_key("key", key)
+    if not callable(policy_fn):
+        raise ValueError(f"policy_fn must be a function (params, key, obs, greedy) -> action, got {policy_fn!r}")
     max_steps = validate.integer("max_steps", max_steps, minimum=1)
+    leaves = jax.tree_util.tree_leaves(policy_params)
+    if not leaves or np.ndim(leaves[0]) == 0:
+        raise ValueError("policy_params must be a pytree of arrays with a leading (runs,) axis")
+    if np.ndim(levels.walls) != 3:
+        raise ValueError(f"levels must be a batch of levels (walls (L, H, W)), got walls shape {np.shape(levels.walls)}")
+    return _evaluate(policy_fn, key, policy_params, levels, max_steps, ENV if env is None else env, bool(greedy))
+
+
+@partial(jax.jit, static_argnums=(0, 4, 5, 6))
+def _evaluate(policy_fn, key, policy_params, levels, max_steps, env, greedy):
     runs = jax.tree_util.tree_leaves(policy_params)[0].shape[0]
-    n_levels = np.shape(levels.walls)[0]
-    env = ENV if env is None else env
+    n_levels = levels.walls.shape[0]
 
-    @jax.jit
-    def run(keys, params):
-        def one_run(k, p):
-            ks = jax.random.split(k, n_levels)
-            return jax.vmap(lambda kk, lv: rollout(kk, ppo.policy_sampler(p, greedy), lv, max_steps, env))(ks, levels)
-        return jax.vmap(one_run)(keys, params)
+    def one_run(k, p):
+        policy = lambda kk, obs: policy_fn(p, kk, obs, greedy)  # noqa: E731
+        return jax.vmap(lambda kk, lv: rollout(kk, policy, lv, max_steps, env))(jax.random.split(k, n_levels), levels)
 
-    return run(jax.random.split(key, runs), policy_params)
-
-
-class SweepResult(NamedTuple):
-    """Everything the corner sweep produced. Run-indexed arrays are (A, S, ...) for A alphas and
-    S seeds; ``levels`` are the L deployment levels every run played."""
-    alphas: np.ndarray
-    corner: np.ndarray
-    params: dict
-    train_metrics: dict
-    levels: EnvParams
-    traj: Trajectory
-    metrics: CornerMetrics
-    config: object
-
-
-def corner_sweep(key, alphas=(0.0, 0.01, 0.05, 0.2), seeds: int = 16, config=None, size: int = 7,
-                 layout: str = "room", num_layouts: int = 64, eval_levels: int = 128,
-                 max_steps: int = 30, progress: bool | str = False) -> SweepResult:
-    """Train PPO agents (all alphas x seeds in one compiled, vmapped program), then deploy each
-    on the same ``eval_levels`` levels whose goal is uniform away from the corner.
-
-    Training levels put the goal in the top-right corner with probability 1 - alpha, anywhere
-    otherwise. layout: "room" (an open size x size room) or "maze" (a bank of ``num_layouts``
-    random mazes; size must be odd).
-    """
-    from mesalib import ppo
-
-    validate.prng_key("key", key)
-    alphas = np.asarray(alphas, dtype=np.float64)
-    if alphas.ndim != 1 or alphas.size == 0:
-        raise ValueError(f"alphas must be a non-empty 1-D sequence, got {alphas!r}")
-    for i, a in enumerate(alphas):
-        validate.real(f"alphas[{i}]", float(a), low=0.0, high=1.0)
-    seeds = validate.integer("seeds", seeds, minimum=1)
-    layout = validate.choice("layout", layout, {"room", "maze"})
-    eval_levels = validate.integer("eval_levels", eval_levels, minimum=1)
-    max_steps = validate.integer("max_steps", max_steps, minimum=1)
-    config = ppo.PPOConfig() if config is None else config
-    k_layout, k_train, k_levels, k_eval = jax.random.split(key, 4)
-    layouts = open_room(size, size) if layout == "room" else mazes(k_layout, num_layouts, size, size)
-    tasks = stack_tasks([corner_task(layouts, float(a)) for a in alphas for _ in range(seeds)])
-    runs = len(alphas) * seeds
-
-    def sample(k, task):
-        return sample_corner_level(k, task, max_steps)
-
-    state, metrics = ppo.train(jax.random.split(k_train, runs), tasks, config, ENV, sample, progress=progress)
-    deploy = corner_task(layouts, 0.0, deploy=True)
-    levels = sample_levels(k_levels, deploy, eval_levels, max_steps)
-    traj = evaluate(k_eval, state.params, levels, max_steps)
-    lv = jax.tree_util.tree_map(lambda x: jnp.broadcast_to(x, (runs,) + x.shape), levels)
-    cm = corner_metrics(traj, lv, deploy.corner)
-    shape = (len(alphas), seeds)
-    reshape = lambda x: jnp.reshape(x, shape + x.shape[1:])  # noqa: E731
-    train_metrics = {k: np.asarray(v).reshape((v.shape[0],) + shape) for k, v in metrics.items()}
-    return SweepResult(alphas, np.asarray(deploy.corner), jax.tree_util.tree_map(reshape, state.params),
-                       train_metrics, levels, jax.tree_util.tree_map(reshape, traj),
-                       jax.tree_util.tree_map(lambda x: np.asarray(reshape(x)), cm), config)
-
-
-def sweep_table(result: SweepResult, level: float = 0.95):
-    """Deployment rates per alpha with confidence intervals over seeds (a pandas DataFrame).
-
-    For each alpha: P(goal) (reached the goal), P(corner) (reached the corner before any goal),
-    P(ends in corner); a seed's rate is its mean over the deployment levels, and the interval
-    is a bootstrap over seeds.
-    """
-    import pandas as pd
-
-    from mesalib import stats
-
-    rows = []
-    for i, a in enumerate(result.alphas):
-        for name, field in (("goal", "reached_goal"), ("corner", "corner_first"), ("ends in corner", "ends_in_corner")):
-            per_seed = np.asarray(getattr(result.metrics, field))[i].mean(-1)
-            s = stats.mean_ci(per_seed, level=level) if per_seed.size > 1 else stats.Summary(per_seed.mean(), per_seed.mean(), per_seed.mean(), 1)
-            rows.append({"alpha": float(a), "outcome": name, "rate": float(s.mean),
-                         "low": float(s.low), "high": float(s.high), "seeds": per_seed.size})
-    return pd.DataFrame(rows)
+    return jax.vmap(one_run)(jax.random.split(key, runs), policy_params)
 
 
 def path_efficiency(metrics: CornerMetrics, target: str = "corner") -> dict:
@@ -655,26 +591,6 @@ def path_efficiency(metrics: CornerMetrics, target: str = "corner") -> dict:
             "steps_over_shortest": float(ratio[reached].mean()) if reached.any() else float("nan"),
             "shortest_path_fraction": float((ratio[reached] == 1).mean()) if reached.any() else float("nan")}
 
-
-def untrained_baseline(key, result: SweepResult, runs: int = 16) -> CornerMetrics:
-    """Deployment measurements of ``runs`` randomly initialized networks with the sweep's
-    architecture, on the sweep's deployment levels: arrays (runs, L)."""
-    from mesalib import ppo
-
-    validate.prng_key("key", key)
-    runs = validate.integer("runs", runs, minimum=1)
-    k_init, k_eval = jax.random.split(key)
-    obs_dim = int(np.prod(obs_shape(result.levels)))
-    params = tree_stack_params([ppo.init_policy(k, obs_dim, NUM_ACTIONS, result.config.hidden)
-                                for k in jax.random.split(k_init, runs)])
-    max_steps = result.traj.action.shape[-1]
-    traj = evaluate(k_eval, params, result.levels, max_steps)
-    lv = jax.tree_util.tree_map(lambda x: jnp.broadcast_to(x, (runs,) + x.shape), result.levels)
-    return jax.tree_util.tree_map(np.asarray, corner_metrics(traj, lv, result.corner))
-
-
-def tree_stack_params(trees):
-    return jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *trees)
 
 
 def level_frame(levels: EnvParams, corner=None, names=None):
@@ -703,28 +619,3 @@ def level_frame(levels: EnvParams, corner=None, names=None):
                     cell = "goal"
                 rows.append({"level": names[i], "row": r, "col": c, "cell": cell})
     return pd.DataFrame(rows)
-
-
-def competence_table(rows: dict, level: float = 0.95):
-    """Path efficiency with confidence intervals over runs, one row per entry of ``rows``:
-    name -> (CornerMetrics with arrays (runs, L), target "corner" or "goal").
-
-    Columns: P(reached), steps / shortest path (over episodes that reached the target; a run's
-    value is its mean), each with a bootstrap interval over runs."""
-    import pandas as pd
-
-    from mesalib import stats
-
-    out = []
-    for name, (metrics, target) in rows.items():
-        runs = np.asarray(metrics.reached_goal).shape[0]
-        per_run = [path_efficiency(jax.tree_util.tree_map(lambda x: np.asarray(x)[i], metrics), target)
-                   for i in range(runs)]
-        row = {"agent": name, "target": target, "runs": runs}
-        for col, key in (("P(reached)", "reached"), ("steps / shortest", "steps_over_shortest")):
-            vals = np.array([p[key] for p in per_run])
-            vals = vals[np.isfinite(vals)]
-            s = stats.mean_ci(vals, level=level)
-            row.update({col: float(s.mean), f"{col} low": float(s.low), f"{col} high": float(s.high)})
-        out.append(row)
-    return pd.DataFrame(out)

@@ -17,6 +17,7 @@ reveals (Leike et al. 2018's "reward-result gap").
 """
 from __future__ import annotations
 
+from functools import partial
 from typing import NamedTuple
 
 import jax
@@ -159,66 +160,37 @@ def fit_objective(traj: gridworld.Trajectory, levels: gridworld.EnvParams, candi
     iters = validate.integer("iters", iters, minimum=1)
     betas_j = jnp.asarray(betas_np, jnp.float32)
 
-    @jax.jit
-    def log_policies(walls, targets):  # (L, C, B, H, W, 4)
-        def one(w, t, b):
-            return jax.nn.log_softmax(b * _soft_q(w, t, b, gamma, iters), axis=-1)
-        per_level = lambda w, ts: jax.vmap(lambda t: jax.vmap(lambda b: one(w, t, b))(betas_j))(ts)  # noqa: E731
-        return jax.vmap(per_level)(walls, targets)
-
-    logpi = log_policies(levels.walls, targets)
-
-    def scored(ts, pos, alive):  # actions taken before the first arrival at any target
-        arrived = jnp.any(jnp.all(pos[:-1, None, :] == ts[None], -1), -1)
-        return alive & (jnp.cumsum(arrived) == 0)
-
-    def episode_ll(lp, ts, pos, action, alive):
-        picked = lp[:, :, pos[:-1, 0], pos[:-1, 1], action]  # (C, B, T)
-        mask = scored(ts, pos, alive)
-        return (picked * mask).sum(-1), mask.sum()
-
+    logpi = _log_policies(levels.walls, targets, betas_j, gamma, iters)
     group_shape = traj.action.shape[:-2]
     flat = jax.tree_util.tree_map(lambda x: jnp.reshape(x, (-1,) + x.shape[len(group_shape):]), traj)
-    ll, n = jax.jit(jax.vmap(lambda t: jax.vmap(episode_ll)(logpi, targets, t.pos, t.action, t.alive)))(flat)
+    ll, n = _episode_lls(logpi, targets, flat.pos, flat.action, flat.alive)
     ll = np.asarray(ll, np.float64).reshape(group_shape + ll.shape[1:])
     n = np.asarray(n).reshape(group_shape + n.shape[1:])
     return ObjectiveFit(tuple(candidates), betas_np, ll, n)
 
 
-
-def fit_table(fit: ObjectiveFit, alphas, level: float = 0.95):
-    """Per alpha (fit groups (A, S) = alphas x seeds): each candidate's log-likelihood per action
-    relative to random (mean over seeds with a bootstrap interval), the share of seeds it
-    explains best, and the mean maximum-likelihood mixture weight on the goal."""
-    import pandas as pd
-
-    from mesalib import stats
-
-    pa, best, w = fit.per_action(), fit.best(), fit.best_weight()
-    rows = []
-    for i, a in enumerate(np.asarray(alphas)):
-        row = {"alpha": float(a)}
-        for j, name in enumerate(fit.names):
-            s = stats.mean_ci(pa[i, :, j], level=level)
-            row.update({f"{name} (nats/action)": float(s.mean), f"{name} low": float(s.low), f"{name} high": float(s.high),
-                        f"{name} best (share of seeds)": float((best[i] == name).mean())})
-        row["goal weight w"] = float(w[i].mean())
-        rows.append(row)
-    return pd.DataFrame(rows)
+@partial(jax.jit, static_argnums=(3, 4))
+def _log_policies(walls, targets, betas, gamma, iters):
+    """Boltzmann log-policies for every level, candidate and beta: (L, C, B, H, W, 4)."""
+    def one(w, t, b):
+        return jax.nn.log_softmax(b * _soft_q(w, t, b, gamma, iters), axis=-1)
+    per_level = lambda w, ts: jax.vmap(lambda t: jax.vmap(lambda b: one(w, t, b))(betas))(ts)  # noqa: E731
+    return jax.vmap(per_level)(walls, targets)
 
 
-def mixture_frame(fit: ObjectiveFit, alphas, weights=DEFAULT_WEIGHTS, level: float = 0.95):
-    """Long DataFrame (alpha, w, mean, low, high): the mixture's per-action log-likelihood for
-    every goal weight w, mean over seeds with a normal-approximation interval (for line_band)."""
-    import pandas as pd
+def _scored(ts, pos, alive):
+    """Actions taken before the first arrival at any target."""
+    arrived = jnp.any(jnp.all(pos[:-1, None, :] == ts[None], -1), -1)
+    return alive & (jnp.cumsum(arrived) == 0)
 
-    from mesalib import stats
 
-    mix = fit.mixture(weights=weights)  # (A, S, W)
-    rows = []
-    for i, a in enumerate(np.asarray(alphas)):
-        s = stats.mean_ci(mix[i], axis=0, level=level, method="normal")
-        for k, wt in enumerate(weights):
-            rows.append({"alpha": str(float(a)), "w": float(wt), "mean": float(s.mean[k]),
-                         "low": float(s.low[k]), "high": float(s.high[k])})
-    return pd.DataFrame(rows)
+def _episode_ll(lp, ts, pos, action, alive):
+    picked = lp[:, :, pos[:-1, 0], pos[:-1, 1], action]  # (C, B, T)
+    mask = _scored(ts, pos, alive)
+    return (picked * mask).sum(-1), mask.sum()
+
+
+@jax.jit
+def _episode_lls(logpi, targets, pos, action, alive):
+    """Log-likelihoods of groups x levels of episodes: (G, L, C, B) and scored actions (G, L)."""
+    return jax.vmap(lambda p, a, al: jax.vmap(_episode_ll)(logpi, targets, p, a, al))(pos, action, alive)

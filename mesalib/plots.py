@@ -145,3 +145,18 @@ def table(df: pd.DataFrame, digits: int = 2):
         if pd.api.types.is_float_dtype(out[col]):
             out[col] = out[col].round(digits)
     return out
+
+
+LEVEL_COLOURS = {"wall": "#555555", "floor": "#f2f2f2", "start": "#3b6ea8", "goal": "#5b9e5b", "corner": "#e3c58f"}
+
+
+def levels(df: pd.DataFrame, columns: int = 3, cell: int = 100, colours: dict | None = None) -> alt.Chart:
+    """Small multiples of gridworld levels from a (level, row, col, cell) frame, e.g.
+    ``gridworld.level_frame(levels, corner)``; ``colours`` maps cell kinds to colours."""
+    _check_columns(df, "level", "row", "col", "cell")
+    colours = LEVEL_COLOURS if colours is None else colours
+    scale = alt.Scale(domain=list(colours), range=list(colours.values()))
+    return alt.Chart(df).mark_rect(stroke="white").encode(
+        x=alt.X("col:O", axis=None), y=alt.Y("row:O", axis=None),
+        color=alt.Color("cell:N", scale=scale, title=None), tooltip=["level", "row", "col", "cell"],
+    ).properties(width=cell, height=cell).facet(facet=alt.Facet("level:N", title=None, sort=None), columns=columns)

@@ -14,6 +14,7 @@ simplification; with a step limit well above the task's path lengths it rarely m
 """
 from __future__ import annotations
 
+import functools
 from typing import Callable, NamedTuple
 
 import jax
@@ -139,19 +140,21 @@ class Transition(NamedTuple):
     done: jax.Array
 
 
-def make_ppo(config: PPOConfig, env, sample_level: Callable, example_task):
-    """Build ``(init, update)`` for one run: ``init(key, task) -> RunState`` and
+@functools.lru_cache(maxsize=32)
+def make_train(config: PPOConfig, env, sample_level: Callable) -> loop.Trainer:
+    """PPO in the book's trainer shape: ``init(key, task) -> RunState`` and
     ``update(RunState) -> (RunState, metrics)`` (one PPO iteration; pure, jit/vmap/scan-able).
 
-    metrics: dict of scalars — mean return and length of the episodes that ended during the
-    iteration, their count, and the loss terms.
+    ``task`` is the run's level distribution, handed to ``sample_level(key, task)``. metrics: dict
+    of scalars — the number of episodes that ended during the iteration, their mean return and
+    length (0 when none ended: weight by ``episodes``), and the loss terms. Cached on its
+    (hashable) arguments, so a second call with the same ones compiles nothing new; pass
+    module-level functions, not fresh lambdas.
     """
     config = config.check()
     n_env, n_steps = config.num_envs, config.num_steps
     batch = n_env * n_steps
     mb_size = batch // config.minibatches
-    example_params = jax.eval_shape(sample_level, jax.random.key(0), example_task)
-    obs_dim = int(np.prod(env.obs_shape(example_params)))
     total = config.num_updates * config.epochs * config.minibatches
     schedule = optax.linear_schedule(config.lr, config.lr_end, total)
     optimizer = optax.chain(optax.clip_by_global_norm(config.max_grad_norm),
@@ -165,8 +168,9 @@ def make_ppo(config: PPOConfig, env, sample_level: Callable, example_task):
 
     def init(key, task) -> RunState:
         k_net, k_env, key = jax.random.split(key, 3)
-        params = init_policy(k_net, obs_dim, env.num_actions, config.hidden)
         obs, state, level = jax.vmap(new_episode, in_axes=(0, None))(jax.random.split(k_env, n_env), task)
+        obs_dim = int(np.prod(obs.shape[1:]))
+        params = init_policy(k_net, obs_dim, env.num_actions, config.hidden)
         zeros = jnp.zeros((n_env,), jnp.float32)
         return RunState(params, optimizer.init(params), state, level, obs, zeros, zeros, task, key, jnp.int32(0))
 
@@ -244,8 +248,8 @@ def make_ppo(config: PPOConfig, env, sample_level: Callable, example_task):
         denom = jnp.maximum(n_done, 1)
         metrics = {
             "episodes": n_done,
-            "return": jnp.where(n_done > 0, (ret * done).sum() / denom, jnp.nan),
-            "length": jnp.where(n_done > 0, (length * done).sum() / denom, jnp.nan),
+            "return": (ret * done).sum() / denom,
+            "length": (length * done).sum() / denom,
             "loss": losses[0].mean(),
             "policy_loss": losses[1].mean(),
             "value_loss": losses[2].mean(),
@@ -253,7 +257,7 @@ def make_ppo(config: PPOConfig, env, sample_level: Callable, example_task):
         }
         return rs._replace(params=params, opt_state=opt_state, key=key, update=rs.update + 1), metrics
 
-    return init, update
+    return loop.Trainer(init, update, config.num_updates)
 
 
 def train(keys, tasks, config: PPOConfig, env, sample_level: Callable, progress: bool | str = False,
@@ -272,12 +276,10 @@ def train(keys, tasks, config: PPOConfig, env, sample_level: Callable, progress:
         if np.ndim(leaf) == 0 or np.shape(leaf)[0] != runs:
             raise ValueError(f"every leaf of tasks needs a leading axis of length {runs} (one per key); "
                              f"leaf {i} has shape {np.shape(leaf)}")
-    first_task = jax.tree_util.tree_map(lambda x: x[0], tasks)
-    init, update = make_ppo(config, env, sample_level, first_task)
-    state = jax.jit(jax.vmap(init))(keys, tasks)
-    summary = (lambda m: f"return {np.nanmean(m['return'][-1]):.2f}") if progress else None
-    return loop.run(jax.vmap(update), state, config.num_updates, num_chunks=num_chunks,
-                     progress=progress, summary=summary)
+    trainer = make_train(config, env, sample_level)
+    summary = (lambda m: f"return {np.mean(m['return'][-1]):.2f}") if progress else None
+    out = loop.train_seeds(trainer, keys, tasks, progress=progress, num_chunks=num_chunks, summary=summary)
+    return out.state, out.metrics
 
 
 def policy_sampler(params: dict, greedy: bool = False) -> Callable:

@@ -84,32 +84,29 @@ class Step(NamedTuple):
     action: jax.Array
 
 
-def _core(params, h, prev_a, prev_r, t, horizon):
-    """One recurrent step: (previous action, previous reward, t / horizon) -> new state, logits."""
-    x = jnp.concatenate([prev_a, prev_r[None], (t / horizon)[None]])
-    h = nn.gru_cell(params["gru"], h, x)
+def policy_step(params, h, obs):
+    """One recurrent step on a bandit observation (see :func:`bandits.observe`): -> (h, logits)."""
+    h = nn.gru_cell(params["gru"], h, obs)
     return h, nn.dense_apply(params["pi"], h)
 
 
 def _episode(params, key, probs, num_pulls: int, horizon: float, greedy: bool = False) -> Step:
-    """One task, ``num_pulls`` pulls; time enters the network as t / horizon."""
-    k = probs.shape[-1]
+    """One task of the bandit environment, ``num_pulls`` pulls; time enters as t / horizon."""
+    env_params = bandits.default_params(probs, horizon)
     hidden = params["gru"]["wh"].shape[0]
 
-    def step(carry, inp):
-        h, prev_a, prev_r = carry
-        t, key_t = inp
-        h, logits = _core(params, h, prev_a, prev_r, t, horizon)
+    def body(carry, key_t):
+        h, obs, state = carry
+        h, logits = policy_step(params, h, obs)
         value = nn.dense_apply(params["v"], h)[0] * horizon  # the head predicts successes per pull
         ka, kr = jax.random.split(key_t)
         a = jnp.argmax(logits) if greedy else jax.random.categorical(ka, logits)
-        r = (jax.random.uniform(kr) < probs[a]).astype(jnp.float32)
+        obs, state, r, _, _, _ = bandits.step(kr, state, a, env_params)
         out = Step(jax.nn.log_softmax(logits)[a], value, rl.categorical_entropy(logits), r, a)
-        return (h, jax.nn.one_hot(a, k), r), out
+        return (h, obs, state), out
 
-    init = (jnp.zeros(hidden), jnp.zeros(k), jnp.zeros(()))
-    ts = jnp.arange(num_pulls, dtype=jnp.float32)
-    _, out = jax.lax.scan(step, init, (ts, jax.random.split(key, num_pulls)))
+    obs, state = bandits.reset(key, env_params)
+    _, out = jax.lax.scan(body, (jnp.zeros(hidden), obs, state), jax.random.split(key, num_pulls))
     return out
 
 
@@ -152,26 +149,30 @@ def _optimizer(config: Config):
     return optax.chain(optax.clip_by_global_norm(config.max_grad_norm), optax.adam(lr))
 
 
-def make_update(config: Config):
-    """The pure single-seed update ``TrainState -> (TrainState, metrics)``."""
+@functools.lru_cache(maxsize=32)
+def make_train(config: Config) -> train.Trainer:
+    """RL² in the book's trainer shape: ``init(key) -> TrainState``, ``update(state) -> (state, metrics)``.
+
+    The entropy bonus follows a linear ``optax`` schedule from ``entropy_start`` to ``entropy_end``.
+    Cached on the config, so training twice with one config compiles once.
+    """
+    config = config.validated()
     opt = _optimizer(config)
+    entropy = optax.linear_schedule(config.entropy_start, config.entropy_end, max(config.num_updates - 1, 1))
+
+    def init(key) -> TrainState:
+        k_init, k_train = jax.random.split(key)
+        params = init_params(k_init, config.num_arms, config.hidden)
+        return TrainState(params, opt.init(params), k_train, jnp.zeros((), jnp.int32))
 
     def update(state: TrainState):
-        frac = state.update / max(config.num_updates - 1, 1)
-        entropy_coef = config.entropy_start + frac * (config.entropy_end - config.entropy_start)
         key, sub = jax.random.split(state.key)
-        grads, metrics = jax.grad(_loss, has_aux=True)(state.params, sub, entropy_coef, config)
+        grads, metrics = jax.grad(_loss, has_aux=True)(state.params, sub, entropy(state.update), config)
         updates, opt_state = opt.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
         return TrainState(params, opt_state, key, state.update + 1), metrics
 
-    return update
-
-
-def init_state(key, config: Config) -> TrainState:
-    k_init, k_train = jax.random.split(key)
-    params = init_params(k_init, config.num_arms, config.hidden)
-    return TrainState(params, _optimizer(config).init(params), k_train, jnp.zeros((), jnp.int32))
+    return train.Trainer(init, update, config.num_updates)
 
 
 class Result(NamedTuple):
@@ -189,24 +190,23 @@ def train_seeds(keys, config: Config = Config(), progress: bool | str = True, nu
     """
     keys = validate.key_batch("keys", keys)
     config = config.validated()
-    states = jax.vmap(lambda k: init_state(k, config))(keys)
+    trainer = make_train(config)
+    start = None
     if init is not None:
-        fresh = seed_slice(states.params, 0)
+        fresh = init_params(jax.random.key(0), config.num_arms, config.hidden)
         if jax.tree_util.tree_structure(init) != jax.tree_util.tree_structure(fresh) or any(
                 np.shape(a) != np.shape(b) for a, b in zip(jax.tree_util.tree_leaves(init),
                                                            jax.tree_util.tree_leaves(fresh))):
             raise ValueError(f"init must be the parameters of a network with num_arms={config.num_arms} "
                              f"and hidden={config.hidden}")
+        states = jax.vmap(trainer.init)(keys)
         params = jax.tree_util.tree_map(lambda x: jnp.broadcast_to(jnp.asarray(x, jnp.float32),
                                                                    (len(keys),) + np.shape(x)), init)
-        opt = _optimizer(config)
-        states = states._replace(params=params, opt_state=jax.vmap(opt.init)(params))
-    states = train.shard_seeds(states)
-    step = jax.vmap(make_update(config))
+        start = states._replace(params=params, opt_state=jax.vmap(_optimizer(config).init)(params))
     summary = lambda m: f"mean successes {float(np.mean(m['return'][-1])):.2f}"  # noqa: E731
-    states, metrics = train.run(step, states, config.num_updates, num_chunks=num_chunks,
-                                progress=progress, summary=summary)
-    return Result(states.params, np.asarray(metrics["return"]), np.asarray(metrics["entropy"]))
+    out = train.train_seeds(trainer, keys, progress=progress, num_chunks=num_chunks, summary=summary,
+                            init_state=start)
+    return Result(out.state.params, np.asarray(out.metrics["return"]), np.asarray(out.metrics["entropy"]))
 
 
 def evaluate(params, key, probs, num_pulls: int | None = None, horizon: int | None = None,
@@ -233,12 +233,18 @@ def _evaluate(params, key, probs, num_pulls, horizon, greedy):
     return Rollout(out.action.astype(jnp.int32), out.reward)
 
 
-def action_probs(params, rollout: Rollout, horizon: int | None = None) -> jax.Array:
-    """The network's choice probabilities before each pull of a *given* history, (tasks, pulls, k).
+class Replay(NamedTuple):
+    """A network fed a given history: its hidden state before each pull (tasks, pulls, hidden) and
+    its choice probabilities there (tasks, pulls, k)."""
+    hidden: jax.Array
+    probs: jax.Array
 
-    The network is fed the actions and rewards of ``rollout`` (from any algorithm) instead of
-    its own, so it can be asked what it would do in situations it did not choose to reach.
-    ``horizon`` scales the time input as in :func:`evaluate` (default: the rollout's length).
+
+def replay(params, rollout: Rollout, horizon: int | None = None) -> Replay:
+    """Feed the network the actions and rewards of ``rollout`` (from any algorithm) instead of its
+    own, and record what it holds and would do before each pull: situations it did not choose
+    to reach can be probed. ``horizon`` scales the time input as in :func:`evaluate` (default:
+    the rollout's length).
     """
     actions = np.asarray(rollout.actions)
     rewards = np.asarray(rollout.rewards)
@@ -249,11 +255,17 @@ def action_probs(params, rollout: Rollout, horizon: int | None = None) -> jax.Ar
     if actions.size and (actions.min() < 0 or actions.max() >= k):
         raise ValueError(f"rollout actions must be arm indices in [0, {k - 1}] for this network")
     horizon = actions.shape[1] if horizon is None else validate.integer("horizon", horizon, minimum=1)
-    return _action_probs(params, jnp.asarray(actions, jnp.int32), jnp.asarray(rewards, jnp.float32), float(horizon))
+    return _replay(params, jnp.asarray(actions, jnp.int32), jnp.asarray(rewards, jnp.float32), float(horizon))
+
+
+def action_probs(params, rollout: Rollout, horizon: int | None = None) -> jax.Array:
+    """The network's choice probabilities before each pull of a given history, (tasks, pulls, k)
+    (see :func:`replay`)."""
+    return replay(params, rollout, horizon).probs
 
 
 @functools.partial(jax.jit, static_argnums=(3,))
-def _action_probs(params, actions, rewards, horizon):
+def _replay(params, actions, rewards, horizon):
     k = params["pi"]["w"].shape[-1]
     hidden = params["gru"]["wh"].shape[0]
 
@@ -261,16 +273,15 @@ def _action_probs(params, actions, rewards, horizon):
         def step(carry, inp):
             h, prev_a, prev_r = carry
             t, a, r = inp
-            h, logits = _core(params, h, prev_a, prev_r, t, horizon)
-            return (h, jax.nn.one_hot(a, k), r), jax.nn.softmax(logits)
+            obs = jnp.concatenate([prev_a, prev_r[None], (t / horizon)[None]])
+            h, logits = policy_step(params, h, obs)
+            return (h, jax.nn.one_hot(a, k), r), (h, jax.nn.softmax(logits))
 
         init = (jnp.zeros(hidden), jnp.zeros(k), jnp.zeros(()))
         ts = jnp.arange(acts.shape[0], dtype=jnp.float32)
         return jax.lax.scan(step, init, (ts, acts, rews))[1]
 
-    return jax.vmap(one)(actions, rewards)
+    return Replay(*jax.vmap(one)(actions, rewards))
 
 
-def seed_slice(params, i: int):
-    """The parameters of seed ``i`` from a seed-batched pytree."""
-    return jax.tree_util.tree_map(lambda x: x[i], params)
+seed_slice = train.seed_slice

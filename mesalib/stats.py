@@ -24,21 +24,29 @@ def mean_ci(samples, axis: int = 0, level: float = 0.95, method: str = "bootstra
             n_resamples: int = 2000, seed: int = 0) -> Summary:
     """Mean of ``samples`` along ``axis`` with a ``level`` confidence interval.
 
-    method: "bootstrap" (percentile bootstrap over the samples) or "normal" (mean ± z·SE).
+    method: "bootstrap" (percentile bootstrap over the samples), "normal" (mean ± z·SE, for many
+    samples) or "t" (mean ± t·SE with n − 1 degrees of freedom: the interval to use over a few
+    training seeds). NaN or infinite samples are rejected, not averaged into a NaN interval.
     """
-    x = np.asarray(samples, dtype=np.float64)
+    try:
+        x = np.asarray(samples, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"samples must be an array of real numbers, got {type(samples).__name__}") from None
     level = validate.real("level", level, low=0.0, high=1.0, low_open=True, high_open=True)
-    validate.choice("method", method, {"bootstrap", "normal"})
+    validate.choice("method", method, {"bootstrap", "normal", "t"})
     if x.ndim == 0:
         raise ValueError("samples must have at least one dimension")
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"samples must be finite; got {int(np.isnan(x).sum())} NaN and "
+                         f"{int(np.isinf(x).sum())} infinite value(s)")
     axis = validate.integer("axis", axis, minimum=-x.ndim, maximum=x.ndim - 1)
     n = x.shape[axis]
     if n < 2:
         raise ValueError(f"samples needs at least 2 values along axis {axis}, got {n}")
     mean = x.mean(axis=axis)
-    if method == "normal":
+    if method in ("normal", "t"):
         se = x.std(axis=axis, ddof=1) / np.sqrt(n)
-        z = scipy.stats.norm.ppf(0.5 + level / 2)
+        z = scipy.stats.norm.ppf(0.5 + level / 2) if method == "normal" else scipy.stats.t.ppf(0.5 + level / 2, n - 1)
         return Summary(mean, mean - z * se, mean + z * se, n)
     validate.integer("n_resamples", n_resamples, minimum=100)
     if np.all(np.ptp(x, axis=axis) == 0):  # a constant sample has a degenerate interval
@@ -66,3 +74,26 @@ def window_means(x, num_windows: int = 30):
     window = max(1, x.shape[0] // num_windows)
     usable = x.shape[0] // window * window
     return x[:usable].reshape(usable // window, window, *x.shape[1:]).mean(axis=1), window
+
+
+def wilson(successes, trials, level: float = 0.95):
+    """Wilson score interval for a binomial proportion (SciPy's ``binomtest``): (low, high).
+
+    ``successes`` and ``trials`` are integers (or integer arrays of one shape) with
+    0 <= successes <= trials and trials >= 1.
+    """
+    level = validate.real("level", level, low=0.0, high=1.0, low_open=True, high_open=True)
+    k, n = np.asarray(successes), np.asarray(trials)
+    if k.shape != n.shape:
+        raise ValueError(f"successes and trials must have the same shape, got {k.shape} and {n.shape}")
+    if not (np.issubdtype(k.dtype, np.integer) and np.issubdtype(n.dtype, np.integer)):
+        raise ValueError("successes and trials must be integers")
+    if np.any(n < 1):
+        raise ValueError("trials must be >= 1 (an interval from zero trials is undefined)")
+    if np.any(k < 0) or np.any(k > n):
+        raise ValueError("successes must lie in [0, trials]")
+    out = [scipy.stats.binomtest(int(a), int(b)).proportion_ci(confidence_level=level, method="wilson")
+           for a, b in zip(k.reshape(-1), n.reshape(-1))]
+    low = np.array([o.low for o in out]).reshape(k.shape)
+    high = np.array([o.high for o in out]).reshape(k.shape)
+    return (float(low), float(high)) if k.ndim == 0 else (low, high)

@@ -15,6 +15,7 @@ when the seed count does not divide the device count). Metrics leave ``jit`` as 
 from __future__ import annotations
 
 import functools
+import io
 import os
 import time
 from typing import Any, Callable, NamedTuple
@@ -98,7 +99,17 @@ def _vmapped(fn):
 
 def smoke_steps(num_steps: int) -> int:
     """``num_steps``, or :data:`SMOKE_STEPS` when ``MESALIB_SMOKE=1`` (same code path, seconds)."""
-    return min(num_steps, SMOKE_STEPS) if os.environ.get("MESALIB_SMOKE") == "1" else num_steps
+    return min(num_steps, SMOKE_STEPS) if smoke_mode() else num_steps
+
+
+def smoke_mode() -> bool:
+    """Whether ``MESALIB_SMOKE=1``: every experiment then runs its ``smoke()`` size."""
+    return os.environ.get("MESALIB_SMOKE") == "1"
+
+
+def smoke_config(config):
+    """``config.smoke()`` in smoke mode, else ``config`` (an experiment calls this on entry)."""
+    return config.smoke() if smoke_mode() else config
 
 
 def run(step: Callable, carry, num_steps: int, num_chunks: int = 10, progress: bool | str = True,
@@ -133,12 +144,49 @@ def run(step: Callable, carry, num_steps: int, num_chunks: int = 10, progress: b
 
 
 def _bar(total: int, progress: bool | str):
+    """A tqdm bar: in a terminal tqdm's own; in a notebook tqdm's text drawn into one output line
+    that is updated in place (a widget would store its state in the notebook and render only
+    with the widget manager's JavaScript, which the offline book does not load)."""
     if not progress:
         return None
+    desc = progress if isinstance(progress, str) else None
+    if _in_notebook():
+        from tqdm.std import tqdm
+
+        return tqdm(total=total, desc=desc, unit="update", file=_DisplayLine(), mininterval=0.5, ncols=90)
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc=progress if isinstance(progress, str) else None, unit="update",
-                leave=True, mininterval=0.5)
+    return tqdm(total=total, desc=desc, unit="update", mininterval=0.5)
+
+
+def _in_notebook() -> bool:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and shell.__class__.__name__ == "ZMQInteractiveShell"
+
+
+class _DisplayLine(io.TextIOBase):
+    """A file-like target for tqdm that keeps one notebook output line, updated in place."""
+
+    def __init__(self):
+        self.handle = None
+
+    def write(self, text: str) -> int:
+        line = text.strip("\r\n")
+        if line:
+            from IPython.display import display
+
+            if self.handle is None:
+                self.handle = display({"text/plain": line}, raw=True, display_id=True)
+            else:
+                self.handle.update({"text/plain": line}, raw=True)
+        return len(text)
+
+    def flush(self):
+        pass
 
 
 def train_seeds(trainer: Trainer, keys, *data, progress: bool | str = False, num_chunks: int = 10,

@@ -232,3 +232,39 @@ def test_first_pull_is_uniform_over_arms(name):
     first = np.asarray(bandits.run(jax.random.key(80), name, probs, 1).actions[:, 0])
     share = np.bincount(first, minlength=5) / first.size
     assert np.abs(share - 0.2).max() < 0.015, share     # 5 standard errors
+
+
+def _reference_index(discount, s, f, depth=200, iters=50):
+    """Calibration by bisection for one state, with its own backward induction (float64)."""
+    lo, hi = (s + 1) / (s + f + 2), 1.0
+    scale = 1 / (1 - discount)
+    for _ in range(iters):
+        lam = (lo + hi) / 2
+        i = np.arange(depth + 1)
+        value = np.maximum(lam * scale, (s + 1 + i) / (s + f + 2 + depth) * scale)
+        for d in range(depth - 1, -1, -1):
+            i = np.arange(d + 1)
+            p = (s + 1 + i) / (s + f + 2 + d)
+            cont = p * (1 + discount * value[1:d + 2]) + (1 - p) * discount * value[:d + 1]
+            value = cont if d == 0 else np.maximum(lam * scale, cont)
+        lo, hi = (lam, hi) if value[0] > lam * scale else (lo, lam)
+    return (lo + hi) / 2
+
+
+@pytest.mark.parametrize("discount", [0.5, 0.9])
+def test_gittins_table_matches_per_state_bisection(discount):
+    table = bandits.gittins_table(discount, 6)
+    for s, f in [(0, 0), (1, 0), (0, 1), (2, 3), (5, 1), (0, 6)]:
+        assert abs(table[s, f] - _reference_index(discount, s, f)) < 2e-6, (s, f)
+
+
+def test_gittins_runs_compile_once(probs):
+    bandits.run(jax.random.key(12), "Gittins", probs[:64], 15)
+    before = bandits._run._cache_size()
+    bandits.run(jax.random.key(13), "Gittins", probs[64:128], 15, discount=0.8)   # another table, same program
+    assert bandits._run._cache_size() == before
+
+
+def test_gittins_refuses_hour_long_tables():
+    with pytest.raises(ValueError, match="max_count"):
+        bandits.gittins_table(0.999, 5000)

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from mesalib import gridworld as g
-from mesalib.exercises import ch02
+from mesalib.exercises import robustness as exercises
 
 
 def fake_result():
@@ -22,14 +22,14 @@ def fake_result():
 def test_counterexamples(capsys):
     r = fake_result()
     want = 0.01 * (1 - 1 / 25) * 1000
-    assert abs(ch02.counterexamples(r, 0.01) - want) < 1e-9
-    assert ch02.check_counterexamples(9.6, r)          # the solution: alpha * (1 - 1/25) * episodes
-    assert ch02.check_counterexamples(10, r)           # ignoring the 1/25 is close enough
-    assert not ch02.check_counterexamples(1000, r)     # all episodes
-    assert not ch02.check_counterexamples(0.01, r)     # the fraction, not the count
-    assert not ch02.check_counterexamples(None, r)
-    assert not ch02.check_counterexamples("ten", r)
-    assert ch02.check_counterexamples(0.2 * 0.96 * 1000, r, alpha=0.2)
+    assert abs(exercises.counterexamples(r, 0.01) - want) < 1e-9
+    assert exercises.check_counterexamples(9.6, r)          # the solution: alpha * (1 - 1/25) * episodes
+    assert exercises.check_counterexamples(10, r)           # ignoring the 1/25 is close enough
+    assert not exercises.check_counterexamples(1000, r)     # all episodes
+    assert not exercises.check_counterexamples(0.01, r)     # the fraction, not the count
+    assert not exercises.check_counterexamples(None, r)
+    assert not exercises.check_counterexamples("ten", r)
+    assert exercises.check_counterexamples(0.2 * 0.96 * 1000, r, alpha=0.2)
     assert "episodes" in capsys.readouterr().out
 
 
@@ -43,15 +43,15 @@ def sweep_table(goal, corner, alphas=(0.0, 0.01, 0.05, 0.2)):
 
 def test_flip_alpha(capsys):
     table = sweep_table([0.1, 0.1, 0.5, 0.93], [0.9, 0.9, 0.39, 0.11])
-    assert ch02.flip_alpha(table) == 0.05
-    assert ch02.check_flip_alpha(0.05, table)
-    assert not ch02.check_flip_alpha(0.2, table)
-    assert not ch02.check_flip_alpha(0.01, table)
-    assert not ch02.check_flip_alpha(0.03, table)       # not a swept alpha
-    assert not ch02.check_flip_alpha(None, table)
+    assert exercises.flip_alpha(table) == 0.05
+    assert exercises.check_flip_alpha(0.05, table)
+    assert not exercises.check_flip_alpha(0.2, table)
+    assert not exercises.check_flip_alpha(0.01, table)
+    assert not exercises.check_flip_alpha(0.03, table)       # not a swept alpha
+    assert not exercises.check_flip_alpha(None, table)
     never = sweep_table([0.1, 0.1, 0.2, 0.3], [0.9, 0.9, 0.8, 0.7])
-    assert ch02.flip_alpha(never) is None
-    assert not ch02.check_flip_alpha(0.2, never)
+    assert exercises.flip_alpha(never) is None
+    assert not exercises.check_flip_alpha(0.2, never)
     assert "alpha" in capsys.readouterr().out
 
 
@@ -64,9 +64,9 @@ def test_on_path_fraction(capsys):
     s, gl = np.asarray(levels.start), np.asarray(levels.goal)
     inside = (gl[:, 0] <= s[:, 0]) & (gl[:, 0] >= corner[0]) & (gl[:, 1] >= s[:, 1]) & (gl[:, 1] <= corner[1])
     want = inside.mean()
-    assert abs(ch02.on_path_fraction(levels, corner) - want) < 1e-9
-    assert ch02.check_on_path_fraction(want, levels, corner)
-    assert not ch02.check_on_path_fraction(want + 0.05, levels, corner)
-    assert not ch02.check_on_path_fraction(1.5, levels, corner)
-    assert not ch02.check_on_path_fraction(None, levels, corner)
+    assert abs(exercises.on_path_fraction(levels, corner) - want) < 1e-9
+    assert exercises.check_on_path_fraction(want, levels, corner)
+    assert not exercises.check_on_path_fraction(want + 0.05, levels, corner)
+    assert not exercises.check_on_path_fraction(1.5, levels, corner)
+    assert not exercises.check_on_path_fraction(None, levels, corner)
     assert "shortest" in capsys.readouterr().out

@@ -66,7 +66,7 @@ def flip_alpha(table) -> float | None:
 
 def check_flip_alpha(answer, table) -> bool:
     """answer: the smallest alpha of the sweep at which the deployed agents reach the goal more
-    often than they go to the corner (``table`` is ``gridworld.sweep_table(result)``)."""
+    often than they go to the corner (``table`` is ``mesalib.experiments.robustness.sweep_table(result.sweep)``)."""
     want = flip_alpha(table)
     value = _number(answer)
     if value is None:

@@ -1,0 +1,246 @@
+"""Chapter 1 (meta-learning): a GRU meta-trained with RL² becomes a bandit algorithm.
+
+Each section of the chapter is one function of the chapter's key (``SEED = 0``), split once by
+:func:`keys` into (evaluation tasks, baselines, training, RL² evaluation, dependent arms, shift);
+the notebook and ``tests/test_claims_ch01.py`` call the same functions, the tests with
+``Config().test()``.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import numpy as np
+import pandas as pd
+
+from mesalib import bandits, pretrained, rl2, stats, train, validate
+
+# Duan et al. (2016), Table 1: mean successes on fresh tasks (a subset of their columns).
+DUAN_2016 = {(10, 5): {"Random": 5.0, "Gittins": 6.6, "Thompson": 5.7, "RL²": 6.7},
+             (100, 5): {"Random": 49.9, "Gittins": 78.3, "Thompson": 74.7, "RL²": 78.7},
+             (100, 10): {"Random": 49.9, "Gittins": 82.8, "Thompson": 76.7, "RL²": 83.5}}
+BASELINE_NAMES = ("Random", "Greedy", "Thompson", "UCB1", "Gittins")
+DEP_NET, IND_NET, POOLED = "RL², dependent-trained", "RL², independent-trained", "Bayes-optimal (pooled)"
+
+
+class Config(NamedTuple):
+    """The chapter's sizes. ``rl2`` is the (n=10, k=5) network trained live; the 100-pull networks
+    are the stored ones of :mod:`mesalib.pretrained`."""
+    rl2: rl2.Config = rl2.Config()
+    train_seeds: int = 3          # live (10, 5) networks
+    eval_tasks: int = 2000        # fresh tasks per setting
+    dependent_tasks: int = 4000   # two dependent arms
+    thompson_draws: int = 200     # posterior draws per situation for Thompson's choice probabilities
+    long_tasks: int = 2000        # beyond the training horizon
+    long_pulls: int = 1000
+
+    def test(self) -> "Config":
+        """Claim tests: one live network instead of three, half the long-horizon tasks."""
+        return self._replace(train_seeds=1, long_tasks=1000)
+
+    def smoke(self) -> "Config":
+        """Seconds (MESALIB_SMOKE=1): tiny training and evaluation, same code path."""
+        return self._replace(rl2=self.rl2.smoke(), train_seeds=1, eval_tasks=50, dependent_tasks=200,
+                             thompson_draws=10, long_tasks=20, long_pulls=200)
+
+    def validated(self) -> "Config":
+        for name in ("train_seeds", "eval_tasks", "dependent_tasks", "thompson_draws", "long_tasks"):
+            validate.integer(name, getattr(self, name), minimum=1)
+        validate.integer("long_pulls", self.long_pulls, minimum=100)
+        if not isinstance(self.rl2, rl2.Config):
+            raise ValueError(f"rl2 must be an rl2.Config, got {type(self.rl2).__name__}")
+        return self._replace(rl2=self.rl2.validated())
+
+
+class Keys(NamedTuple):
+    eval: jax.Array
+    base: jax.Array
+    train: jax.Array
+    rl2: jax.Array
+    dependent: jax.Array
+    shift: jax.Array
+
+
+def keys(key) -> Keys:
+    """The chapter's one split of its key."""
+    validate.prng_key("key", key)
+    return Keys(*jax.random.split(key, 6))
+
+
+def _prepare(config: Config) -> Config:
+    return train.smoke_config(config).validated()
+
+
+# --------------------------------------------------------------------------------------------- sections
+
+def run_baselines(key, config: Config = Config()) -> pd.DataFrame:
+    """Classic algorithms on fresh (n=10, k=5) tasks: mean successes with CIs over tasks."""
+    config, k = _prepare(config), keys(key)
+    probs = bandits.sample_tasks(k.eval, config.eval_tasks, num_arms=5)
+    return summarize(evaluate_baselines(k.base, probs, 10))
+
+
+def run_training(key, config: Config = Config(), progress: bool | str = False) -> rl2.Result:
+    """Meta-train the live (n=10, k=5) networks, one per seed, in one compiled program."""
+    config, k = _prepare(config), keys(key)
+    return rl2.train_seeds(jax.random.split(k.train, config.train_seeds), config.rl2, progress=progress)
+
+
+class Headline(NamedTuple):
+    table: pd.DataFrame     # (algorithm, mean, low, high, tasks, n, k, oracle, Duan et al. 2016)
+    rollouts: dict          # (n, k) -> (probs, the first network's Rollout)
+
+
+def stored_networks() -> dict:
+    """The stored 100-pull networks as one-seed batches: {(100, k): params}."""
+    return {(100, k): jax.tree_util.tree_map(lambda x: x[None], pretrained.load(f"rl2_n100_k{k}")[0])
+            for k in (5, 10)}
+
+
+def run_headline(key, trained: rl2.Result, config: Config = Config()) -> Headline:
+    """Every algorithm on fresh tasks of the three settings, beside Duan et al.'s Table 1."""
+    config, k = _prepare(config), keys(key)
+    networks = {(10, 5): trained.params, **stored_networks()}
+    rows, rollouts = [], {}
+    for (n, arms), params in networks.items():
+        kp, kb, kr = jax.random.split(jax.random.fold_in(k.rl2, n * 100 + arms), 3)
+        probs = bandits.sample_tasks(kp, config.eval_tasks, arms)
+        scores = evaluate_baselines(kb, probs, n)
+        seeds = params["pi"]["w"].shape[0]
+        outs = [rl2.evaluate(train.seed_slice(params, i), jax.random.fold_in(kr, i), probs, n) for i in range(seeds)]
+        scores["RL²"] = np.mean([np.asarray(o.rewards.sum(1)) for o in outs], axis=0)
+        rollouts[(n, arms)] = (probs, outs[0])
+        table = summarize(scores).assign(n=n, k=arms, oracle=float(bandits.oracle_value(probs, n).mean()))
+        table["Duan et al. 2016"] = table["algorithm"].map(DUAN_2016[(n, arms)])
+        rows.append(table)
+    return Headline(pd.concat(rows, ignore_index=True), rollouts)
+
+
+def regret_curves(key, headline: Headline, setting=(100, 5)) -> pd.DataFrame:
+    """Cumulative regret of the frozen network and the baselines on one setting's tasks."""
+    k = keys(key)
+    probs, rl2_out = headline.rollouts[tuple(setting)]
+    rollouts = {"RL² (frozen)": rl2_out}
+    for i, name in enumerate(["Thompson", "UCB1", "Gittins", "Greedy", "Random"]):
+        rollouts[name] = bandits.run(jax.random.fold_in(k.base, i), name, probs, setting[0])
+    return regret_frame(rollouts, probs)
+
+
+class Dependent(NamedTuple):
+    probs: np.ndarray        # (tasks, 2)
+    rollouts: dict           # name -> Rollout
+    regret: pd.DataFrame     # final regret per algorithm with CIs over tasks
+    differences: dict        # other -> Summary of (dependent-trained − other) final regret
+    follows: pd.DataFrame    # P(pull the arm the pooled evidence favours) per algorithm, CIs over tasks
+    situations: int          # number of disagreement situations in the probe
+    probe_tasks: int         # tasks they come from
+    configs: tuple           # (dependent-trained config, control config)
+
+
+def run_dependent(key, config: Config = Config()) -> Dependent:
+    """Two dependent arms (p₂ = 1 − p₁): the stored dependent-trained network, its control trained
+    on independent arms, the classic algorithms and the Bayes-optimal pooled rule; then the probe
+    of situations where each arm's own record and the pooled evidence disagree."""
+    config, k = _prepare(config), keys(key)
+    params_dep, config_dep, _, _ = pretrained.load("rl2_dependent_n100")
+    params_ind, config_ind, _, _ = pretrained.load("rl2_n100_k2")
+    kp, kb, kr, kh = jax.random.split(k.dependent, 4)
+    probs = bandits.sample_tasks(kp, config.dependent_tasks, num_arms=2, prior="dependent")
+    dep = {DEP_NET: rl2.evaluate(params_dep, kr, probs, 100),
+           IND_NET: rl2.evaluate(params_ind, jax.random.fold_in(kr, 1), probs, 100),
+           POOLED: bandits.run(kb, bandits.dependent_greedy, probs, 100)}
+    dep.update({name: bandits.run(jax.random.fold_in(kb, i), name, probs, 100)
+                for i, name in enumerate(["Thompson", "Gittins", "UCB1"])})
+    final = {name: np.asarray(bandits.regret(out, probs)[:, -1]) for name, out in dep.items()}
+    regret = summarize(final)
+    diffs = {other: stats.mean_ci(final[DEP_NET] - final[other], method="normal")
+             for other in [IND_NET, "Thompson", "Gittins", POOLED]}
+
+    history = bandits.run(kh, "Thompson", probs, 100)
+    conflicts = bandits.evidence_conflicts(history)   # own records and pooled evidence disagree
+    situations = (conflicts.task, conflicts.pull)
+    choices = {DEP_NET: np.asarray(rl2.action_probs(params_dep, history))[situations],
+               IND_NET: np.asarray(rl2.action_probs(params_ind, history))[situations]}
+    for i, name in enumerate(["Gittins", "Thompson"]):
+        choices[name] = np.asarray(bandits.choice_probs(jax.random.fold_in(kh, i), name, conflicts.s, conflicts.f,
+                                                        conflicts.pull, samples=config.thompson_draws))
+    m = len(conflicts.task)
+    rows = []
+    for name, probs_arm in choices.items():
+        follows = probs_arm[np.arange(m), conflicts.pooled_arm]
+        per_task = pd.Series(follows).groupby(conflicts.task).mean()   # each task counts once
+        ci = stats.mean_ci(per_task.to_numpy(), method="normal")
+        rows.append({"algorithm": name, "follows pooled evidence": float(ci.mean), "low": float(ci.low),
+                     "high": float(ci.high)})
+    return Dependent(np.asarray(probs), dep, regret, diffs, pd.DataFrame(rows), m,
+                     len(np.unique(conflicts.task)), (config_dep, config_ind))
+
+
+class Shift(NamedTuple):
+    probs: np.ndarray
+    rollouts: dict           # name -> Rollout over ``long_pulls`` pulls
+    curves: pd.DataFrame     # regret curves for plots.line_band
+    difference: dict         # pulls -> Summary of (RL² − Thompson) regret
+
+
+def run_shift(key, config: Config = Config()) -> Shift:
+    """The stored (100, 5) network played for ``long_pulls`` pulls, ten times its training horizon."""
+    config, k = _prepare(config), keys(key)
+    kp, kg, kt = jax.random.split(k.shift, 3)
+    params = pretrained.load("rl2_n100_k5")[0]
+    probs = bandits.sample_tasks(kp, config.long_tasks, num_arms=5)
+    net = "RL² (trained for 100 pulls)"
+    long = {net: rl2.evaluate(params, kg, probs, config.long_pulls, horizon=100),
+            "Thompson": bandits.run(kt, "Thompson", probs, config.long_pulls)}
+    diff = np.asarray(bandits.regret(long[net], probs) - bandits.regret(long["Thompson"], probs))
+    difference = {t: stats.mean_ci(diff[:, t - 1], method="normal") for t in (100, config.long_pulls)}
+    return Shift(np.asarray(probs), long, regret_frame(long, probs, points=40), difference)
+
+
+# --------------------------------------------------------------------------------------------- tables
+
+def evaluate_baselines(key, probs, num_pulls: int, names=BASELINE_NAMES) -> dict:
+    """Total successes per task of each named baseline on the same tasks: {name: (tasks,)}."""
+    validate.prng_key("key", key)
+    ks = jax.random.split(key, len(names))
+    return {name: np.asarray(bandits.run(kk, name, probs, num_pulls).rewards.sum(1)) for kk, name in zip(ks, names)}
+
+
+def summarize(values: dict, level: float = 0.95) -> pd.DataFrame:
+    """Mean per algorithm with normal-approximation CIs over tasks.
+
+    values: {name: (tasks,)} -> DataFrame(algorithm, mean, low, high, tasks).
+    """
+    rows = []
+    for name, v in values.items():
+        s = stats.mean_ci(np.asarray(v), method="normal", level=level)
+        rows.append({"algorithm": name, "mean": float(s.mean), "low": float(s.low), "high": float(s.high), "tasks": s.n})
+    return pd.DataFrame(rows)
+
+
+def regret_frame(rollouts: dict, probs, points: int = 25, level: float = 0.95) -> pd.DataFrame:
+    """Mean cumulative regret with CIs at ``points`` pulls per algorithm, for plots.line_band.
+
+    rollouts: {name: Rollout} all played on the same ``probs: (tasks, k)``.
+    """
+    frames = []
+    for name, rollout in rollouts.items():
+        reg = np.asarray(bandits.regret(rollout, probs))
+        n = reg.shape[1]
+        idx = np.unique(np.linspace(0, n - 1, min(points, n)).round().astype(int))
+        s = stats.mean_ci(reg[:, idx], axis=0, method="normal", level=level)
+        frames.append(pd.DataFrame({"algorithm": name, "pull": idx + 1, "regret": s.mean, "low": s.low, "high": s.high}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def training_curve(trained: rl2.Result, num_windows: int = 30, level: float = 0.95) -> pd.DataFrame:
+    """Mean successes per task over meta-training, windowed, with a Student-t interval over seeds
+    (one seed: no interval)."""
+    curve, window = stats.window_means(trained.returns, num_windows=num_windows)   # (windows, seeds)
+    frame = pd.DataFrame({"update": (np.arange(len(curve)) + 1) * window, "successes": curve.mean(1)})
+    if curve.shape[1] > 1:
+        s = stats.mean_ci(curve, axis=1, method="t", level=level)
+        frame["low"], frame["high"] = s.low, s.high
+    else:
+        frame["low"] = frame["high"] = frame["successes"]
+    return frame
