@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed-stamp
 export XLA_FLAGS ?= --xla_cpu_multi_thread_eigen=false
 export PYTHONHASHSEED := 0
 
-.PHONY: book test student-book static set-repository pretrained benchmarks clean
+.PHONY: book test test-fast student-book static set-repository pretrained benchmarks clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -43,8 +43,14 @@ set-repository: $(STAMP)
 pretrained: $(STAMP)
 	$(PY) -m mesalib.pretrained all
 
+## Speed measurements, side by side, into benchmarks/*.log (see benchmarks/README.md). Optional:
+## make benchmarks ARGS="--quick" or ARGS="--against <git revision>".
 benchmarks: static
-	$(PY) benchmarks/run.py
+	$(PY) benchmarks/run.py $(ARGS)
+
+## The fast tier: unit tests and exercise checkers (a few minutes), for use while editing.
+test-fast: static
+	$(PY) -m pytest -m fast tests
 
 clean:
 	rm -rf _build .jupyter_cache _vendor

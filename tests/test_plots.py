@@ -20,9 +20,18 @@ def test_line_band_spec_has_band_line_and_legend_highlight():
     assert spec["params"] or any("params" in layer for layer in spec["layer"])
 
 
-def test_theme_is_enabled():
+def test_enable_restores_the_books_theme_in_rendered_specs():
     import altair as alt
-    assert alt.theme.active == "mesalib"
+    df = pd.DataFrame({"t": [0.0, 1.0], "m": [0.1, 0.2], "lo": 0.0, "hi": 1.0})
+    alt.theme.enable("default")
+    try:
+        plain = plots.line_band(df, "t", "m", "lo", "hi").to_dict()
+        plots.enable()
+        themed = plots.line_band(df, "t", "m", "lo", "hi").to_dict()
+    finally:
+        plots.enable()
+    assert themed["config"]["range"]["category"] == plots.PALETTE
+    assert "range" not in plain.get("config", {})
 
 
 @pytest.mark.parametrize("fn", [plots.line_band, plots.points_ci])

@@ -90,7 +90,26 @@ def test_bad_inputs():
         ppo.init_policy(jax.random.key(0), 4, 1)
 
 
-def test_smoke_config_keeps_the_code_path():
-    cfg = ppo.PPOConfig()
-    small = cfg.smoke()
-    assert small.num_updates < cfg.num_updates and small.hidden == cfg.hidden and small.gamma == cfg.gamma
+def test_smoke_config_trains_through_the_same_code_path():
+    """A smoke run goes through make_train and train_seeds like a full one: same parameter
+    structure, every metric logged at every update, finite even where no episode ended."""
+    cfg = ppo.PPOConfig(hidden=(8,))
+    tasks = {"goal": jnp.array([[1, 4]], jnp.int32)}
+    state, metrics = ppo.train(jax.random.split(jax.random.key(2), 1), tasks, cfg.smoke(), g.ENV, fixed_level)
+    full_init = ppo.make_train(cfg.check(), g.ENV, fixed_level).init(jax.random.key(2), {"goal": tasks["goal"][0]})
+    assert jax.tree_util.tree_structure(state.params) == jax.tree_util.tree_structure(
+        jax.tree_util.tree_map(lambda x: x[None], full_init.params))
+    assert set(metrics) == {"episodes", "return", "length", "loss", "policy_loss", "value_loss", "entropy"}
+    for name, values in metrics.items():
+        assert values.shape == (cfg.smoke().num_updates, 1) and np.all(np.isfinite(values)), name
+
+
+def test_logged_return_is_zero_not_nan_when_no_episode_ends():
+    # 8 steps per iteration, a 12-step limit and a goal the untrained policy rarely reaches:
+    # some iterations end no episode; their return is 0 with episodes = 0 (a mask), never NaN.
+    cfg = ppo.PPOConfig(num_envs=1, num_steps=2, num_updates=6, minibatches=1, hidden=(4,))
+    tasks = {"goal": jnp.array([[1, 4]], jnp.int32)}
+    _, metrics = ppo.train(jax.random.split(jax.random.key(3), 1), tasks, cfg, g.ENV, fixed_level)
+    none_ended = metrics["episodes"] == 0
+    assert none_ended.any()
+    assert np.all(metrics["return"][none_ended] == 0) and np.all(np.isfinite(metrics["length"]))

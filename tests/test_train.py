@@ -66,24 +66,70 @@ def test_gae_does_not_bootstrap_through_episode_end():
     assert_close(adv[:, 0], [1.0, 0.0, 101.0])
 
 
-def test_shard_seeds_is_identity_on_one_device():
+def test_shard_seeds_is_identity_on_one_device_and_pads_to_devices():
     x = {"a": jnp.ones((4, 2))}
     assert train.shard_seeds(x)["a"].shape == (4, 2)
+    assert train.pad_to_devices(5, devices=[0, 1]) == 6 and train.pad_to_devices(4, devices=[0, 1]) == 4
+
+
+def counter_trainer(num_updates=5):
+    def init(key, start):
+        return {"x": start, "key": key}
+
+    def update(state):
+        return {"x": state["x"] + 1.0, "key": state["key"]}, {"x": state["x"]}
+
+    return train.Trainer(init, update, num_updates)
+
+
+def test_train_seeds_trains_every_seed_with_its_data_and_logs_per_update():
+    trainer = counter_trainer(6)
+    out = train.train_seeds(trainer, jax.random.split(jax.random.key(0), 3), jnp.array([0.0, 10.0, 20.0]))
+    assert_close(out.state["x"], [6.0, 16.0, 26.0])
+    assert_shape(out.metrics["x"], (6, 3))
+    assert_close(out.metrics["x"][:, 1], 10.0 + np.arange(6))
+
+
+def test_train_seeds_compiles_once_for_one_trainer():
+    trainer = counter_trainer(4)
+    keys = jax.random.split(jax.random.key(0), 2)
+    train.train_seeds(trainer, keys, jnp.zeros(2))
+    before = train._scan_chunk._cache_size()
+    train.train_seeds(trainer, keys, jnp.ones(2))
+    assert train._scan_chunk._cache_size() == before
+
+
+def test_train_seeds_bad_inputs():
+    with pytest.raises(ValueError, match="trainer"):
+        train.train_seeds((lambda k: 0, lambda s: (s, {}), 3), jax.random.split(jax.random.key(0), 2))
+    with pytest.raises(ValueError, match="keys"):
+        train.train_seeds(counter_trainer(), 0, jnp.zeros(2))
+    with pytest.raises(ValueError, match="leading axis of length 2"):
+        train.train_seeds(counter_trainer(), jax.random.split(jax.random.key(0), 2), jnp.zeros(3))
+
+
+def test_shard_seeds_refuses_an_indivisible_seed_axis():
+    devices = jax.local_devices() * 2     # pretend there are two
+    with pytest.raises(ValueError, match="multiple of the number of devices"):
+        train.shard_seeds({"a": jnp.ones((3, 2))}, devices=devices)
 
 
 @pytest.mark.timeout(300)
 def test_seed_axis_is_sharded_across_two_cpu_devices(tmp_path):
-    """With 2 (simulated) devices, the same training call spreads its seeds over both."""
+    """With 2 (simulated) devices, the same training call spreads its seeds over both; an odd
+    number of seeds is padded, and every seed matches a run of it alone."""
     script = textwrap.dedent("""
         import mesalib, jax, numpy as np
         from mesalib import rl2
         assert jax.local_device_count() == 2, jax.devices()
         cfg = rl2.Config(num_updates=6, batch_size=16, hidden=8)
-        res = rl2.train_seeds(jax.random.split(jax.random.key(0), 4), cfg, progress=False)
+        keys = jax.random.split(jax.random.key(0), 3)
+        res = rl2.train_seeds(keys, cfg, progress=False)
         leaf = res.params["gru"]["wi"]
+        assert leaf.shape[0] == 3, leaf.shape
         print("DEVICES", len(leaf.sharding.device_set))
-        one = rl2.train_seeds(jax.random.split(jax.random.key(0), 4)[:1], cfg, progress=False)
-        np.testing.assert_allclose(np.asarray(leaf[0]), np.asarray(one.params["gru"]["wi"][0]), atol=1e-4)
+        one = rl2.train_seeds(keys[2:], cfg, progress=False)
+        np.testing.assert_allclose(np.asarray(leaf[2]), np.asarray(one.params["gru"]["wi"][0]), atol=1e-4)
         print("MATCH")
     """)
     env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2 --xla_cpu_multi_thread_eigen=false")
