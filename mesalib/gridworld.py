@@ -259,8 +259,8 @@ def _maze(key, height: int, width: int) -> jax.Array:
     ch, cw = (height - 1) // 2, (width - 1) // 2
     n = ch * cw
     dirs = jnp.asarray(DELTAS)
-    k0, key = jax.random.split(key)
-    first = jnp.stack([jax.random.randint(k0, (), 0, ch), jax.random.randint(jax.random.fold_in(k0, 1), (), 0, cw)])
+    k_row, k_col, key = jax.random.split(key, 3)
+    first = jnp.stack([jax.random.randint(k_row, (), 0, ch), jax.random.randint(k_col, (), 0, cw)])
     walls = jnp.ones((height, width), bool).at[2 * first[0] + 1, 2 * first[1] + 1].set(False)
     visited = jnp.zeros((ch, cw), bool).at[first[0], first[1]].set(True)
     stack = jnp.zeros((n, 2), jnp.int32).at[0].set(first)
@@ -464,7 +464,7 @@ def rollout(key, policy: Callable, params: EnvParams, max_steps: int, env: Env |
     params for many levels. Pure and jittable.
     """
     env = ENV if env is None else env
-    obs, state = env.reset(key, params)
+    obs, state = env.reset(key, params)   # deterministic: the level fixes the start, no randomness drawn
 
     def body(carry, k):
         obs, state, done = carry

@@ -264,3 +264,28 @@ def test_egocentric_view():
     assert obs2[6 - 4, 6 + 3, 1] == 1
     with pytest.raises(ValueError, match="CornerTask"):
         g.sample_levels(jax.random.key(0), p, 3)
+
+
+def _uniform(params, key, obs, greedy):
+    del params, obs, greedy
+    return jax.random.randint(key, (), 0, g.NUM_ACTIONS)
+
+
+def test_evaluate_plays_every_run_on_every_level_and_compiles_once():
+    levels = g.sample_levels(jax.random.key(0), g.corner_task(g.open_room(7, 7), 0.0, deploy=True), 5)
+    runs = {"w": jnp.zeros((3, 2))}
+    tr = g.evaluate(jax.random.key(1), _uniform, runs, levels, max_steps=9)
+    assert_shape(tr.action, (3, 5, 9))
+    assert_shape(tr.pos, (3, 5, 10, 2))
+    np.testing.assert_array_equal(np.asarray(tr.pos[:, :, 0]), np.broadcast_to(np.asarray(levels.start), (3, 5, 2)))
+    before = g._evaluate._cache_size()
+    g.evaluate(jax.random.key(2), _uniform, {"w": jnp.ones((3, 2))}, levels, max_steps=9)
+    assert g._evaluate._cache_size() == before
+    m = g.corner_metrics(tr, jax.tree_util.tree_map(lambda x: jnp.broadcast_to(x, (3,) + x.shape), levels), (1, 5))
+    before = g._corner_metrics_nd._cache_size()
+    g.corner_metrics(tr, jax.tree_util.tree_map(lambda x: jnp.broadcast_to(x, (3,) + x.shape), levels), (1, 5))
+    assert g._corner_metrics_nd._cache_size() == before and m.reached_goal.shape == (3, 5)
+    with pytest.raises(ValueError, match="policy_fn"):
+        g.evaluate(jax.random.key(1), None, runs, levels)
+    with pytest.raises(ValueError, match="levels"):
+        g.evaluate(jax.random.key(1), _uniform, runs, jax.tree_util.tree_map(lambda x: x[0], levels))

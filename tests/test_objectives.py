@@ -98,6 +98,10 @@ def test_fit_recovers_the_objective_that_generated_the_behaviour():
     assert_close(mix[:2, [-1, 0]].diagonal(), pa[[0, 1], [0, 1]], atol=1e-6)  # w = 1, w = 0 are the pure fits
     # scored actions stop at the first arrival at either target
     assert np.all(fit.actions <= np.asarray(traj.alive).sum(-1))
+    # a second fit of the same shapes reuses the compiled programs
+    before = (ob._log_policies._cache_size(), ob._episode_lls._cache_size())
+    ob.fit_objective(traj, levels, {"goal": levels.goal, "corner": (2, 2)})
+    assert (ob._log_policies._cache_size(), ob._episode_lls._cache_size()) == before
 
 
 def test_fit_bad_inputs():
