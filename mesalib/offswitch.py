@@ -26,6 +26,7 @@ quadrature otherwise); :func:`incentive_mc` estimates it from samples of R's bel
 """
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import jax
@@ -64,28 +65,40 @@ def rational_incentive(mu, sigma):
     """Closed form of Delta for a rational H and belief N(mu, sigma^2):
     ``mu Phi(mu/sigma) + sigma phi(mu/sigma) - max(mu, 0)`` (0 when sigma = 0). Broadcasts."""
     _check(mu, sigma, 0.0)
-    mu = jnp.asarray(mu, jnp.float32)
-    sigma = jnp.asarray(sigma, jnp.float32)
+    return _rational(*jnp.broadcast_arrays(jnp.asarray(mu, jnp.float32), jnp.asarray(sigma, jnp.float32)))
+
+
+@jax.jit
+def _rational(mu, sigma):
     safe = jnp.where(sigma > 0, sigma, 1.0)
     z = mu / safe
     e_pos = mu * jstats.norm.cdf(z) + safe * jstats.norm.pdf(z)
     return jnp.where(sigma > 0, e_pos, jnp.maximum(mu, 0.0)) - jnp.maximum(mu, 0.0)
 
 
-def wait_value(mu, sigma, beta=0.0):
-    """E[pi_H(U) U] for U ~ N(mu, sigma^2): the value to R of deferring to H. Broadcasts."""
-    _check(mu, sigma, beta)
-    mu, sigma, beta = (jnp.asarray(x, jnp.float32) for x in (mu, sigma, beta))
-    rational = rational_incentive(mu, sigma) + jnp.maximum(mu, 0.0)
+@jax.jit
+def _wait(mu, sigma, beta):
+    rational = _rational(mu, sigma) + jnp.maximum(mu, 0.0)
     u = mu[..., None] + sigma[..., None] * jnp.asarray(_GH_NODES, jnp.float32)
     noisy = (jnp.asarray(_GH_WEIGHTS, jnp.float32) * human_policy(u, beta[..., None]) * u).sum(-1)
     return jnp.where(beta > 0, noisy, rational)
 
 
+def _args(mu, sigma, beta):
+    _check(mu, sigma, beta)
+    return jnp.broadcast_arrays(*(jnp.asarray(x, jnp.float32) for x in (mu, sigma, beta)))
+
+
+def wait_value(mu, sigma, beta=0.0):
+    """E[pi_H(U) U] for U ~ N(mu, sigma^2): the value to R of deferring to H. Broadcasts."""
+    return _wait(*_args(mu, sigma, beta))
+
+
 def incentive(mu, sigma, beta=0.0):
     """Delta = E[pi_H(U) U] - max(E[U], 0): positive means R prefers to let H decide. Broadcasts
     over mu, sigma, beta (closed form for beta = 0, 96-node Gauss-Hermite quadrature otherwise)."""
-    return wait_value(mu, sigma, beta) - jnp.maximum(jnp.asarray(mu, jnp.float32), 0.0)
+    mu, sigma, beta = _args(mu, sigma, beta)
+    return _wait(mu, sigma, beta) - jnp.maximum(mu, 0.0)
 
 
 class Estimate(NamedTuple):
@@ -103,36 +116,43 @@ def incentive_mc(key, mu: float, sigma: float, beta: float = 0.0, samples: int =
     validate.real("sigma", sigma, low=0.0)
     validate.real("beta", beta, low=0.0)
     samples = validate.integer("samples", samples, minimum=2)
+    mean, se = _mc(key, jnp.float32(mu), jnp.float32(sigma), jnp.float32(beta), samples)
+    return Estimate(mean, se)
+
+
+@functools.partial(jax.jit, static_argnums=(4,))
+def _mc(key, mu, sigma, beta, samples):
     k_u, k_h = jax.random.split(key)
     u = mu + sigma * jax.random.normal(k_u, (samples,))
     allowed = jax.random.uniform(k_h, (samples,)) < human_policy(u, beta)
     outcome = jnp.where(allowed, u, 0.0)
-    return Estimate(outcome.mean() - max(mu, 0.0), outcome.std(ddof=1) / jnp.sqrt(samples))
+    return outcome.mean() - jnp.maximum(mu, 0.0), outcome.std(ddof=1) / jnp.sqrt(samples)
 
 
 def best_action(mu, sigma, beta=0.0):
     """R's best choice as an index into :data:`ACTIONS` ("act", "wait", "off"). Broadcasts.
     Ties go to waiting (the paper's robot defers when it is indifferent)."""
-    mu = jnp.asarray(mu, jnp.float32)
-    values = jnp.stack(jnp.broadcast_arrays(mu, wait_value(mu, sigma, beta), jnp.zeros_like(mu)), -1)
+    mu, sigma, beta = _args(mu, sigma, beta)
+    values = jnp.stack([mu, _wait(mu, sigma, beta), jnp.zeros_like(mu)], -1)
     best = jnp.argmax(values, axis=-1)
     return jnp.where(values[..., 1] >= values.max(-1) - 1e-6, 1, best)
 
 
 def deference_threshold(mu: float, beta: float, sigma_max: float = 100.0) -> float:
     """The smallest belief spread sigma at which R (weakly) prefers to wait for an H of
-    rationality ``beta``: Delta(mu, sigma, beta) >= 0 for sigma at or above it. Returns inf if
-    even ``sigma_max`` does not suffice, 0 if any sigma does (float64 bisection on the host)."""
+    rationality ``beta``: Delta(mu, sigma, beta) >= 0 from there on. Returns inf if even
+    ``sigma_max`` does not suffice and 0 if any sigma does."""
     validate.real("mu", mu)
     validate.real("beta", beta, low=0.0)
     validate.real("sigma_max", sigma_max, low=0.0, low_open=True)
-    f = lambda s: float(incentive(mu, s, beta))  # noqa: E731
-    if f(1e-6) >= 0:
+    # Two vectorized passes: a log-spaced grid brackets the crossing, a fine grid inside the
+    # bracket locates it (relative precision ~1e-6; Delta is assumed to cross zero once).
+    grid = np.geomspace(1e-6, sigma_max, 4001)
+    d = np.asarray(incentive(mu, grid, beta))
+    if d[0] >= 0:
         return 0.0
-    if f(sigma_max) < 0:
+    if d[-1] < 0:
         return float("inf")
-    lo, hi = 1e-6, sigma_max
-    for _ in range(60):
-        mid = 0.5 * (lo + hi)
-        lo, hi = (lo, mid) if f(mid) >= 0 else (mid, hi)
-    return hi
+    i = int(np.argmax(d >= 0))
+    fine = np.linspace(grid[i - 1], grid[i], 4001)
+    return float(fine[int(np.argmax(np.asarray(incentive(mu, fine, beta)) >= 0))])

@@ -450,11 +450,24 @@ def _sample_levels_impl(key, task, count, max_steps):
 _sample_levels = jax.jit(_sample_levels_impl, static_argnums=(2, 3))
 
 
-def on_shortest_path(levels: Level) -> jax.Array:
-    """Whether the button lies on some shortest start-goal path, per level: (L,) bool."""
-    def one(walls, start, goal, button):
-        to_goal = gridworld._distances(walls, goal)
-        to_button = gridworld._distances(walls, button)
-        return to_button[start[0], start[1]] + to_goal[button[0], button[1]] == to_goal[start[0], start[1]]
+def on_shortest_path(levels: Level, cell=None) -> jax.Array:
+    """Whether the button (or a fixed ``cell``, (2,)) lies on some shortest start-goal path,
+    per level: (L,) bool."""
+    cells = levels.button if cell is None else jnp.broadcast_to(jnp.asarray(cell, jnp.int32), levels.button.shape)
 
-    return jax.jit(jax.vmap(one))(levels.walls, levels.start, levels.goal, levels.button)
+    def one(walls, start, goal, c):
+        to_goal = gridworld._distances(walls, goal)
+        to_cell = gridworld._distances(walls, c)
+        return to_cell[start[0], start[1]] + to_goal[c[0], c[1]] == to_goal[start[0], start[1]]
+
+    return _on_path(levels.walls, levels.start, levels.goal, cells, one)
+
+
+def _on_path(walls, start, goal, cells, one):
+    return jax.jit(jax.vmap(one))(walls, start, goal, cells)
+
+
+def visited(episode: Episode, cell) -> jax.Array:
+    """Whether an episode (any batch shape) stepped onto ``cell`` (2,) before it ended."""
+    at = jnp.all(episode.pos[..., 1:, :] == jnp.asarray(cell, jnp.int32), axis=-1) & episode.alive
+    return at.any(-1)
