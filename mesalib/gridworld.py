@@ -321,7 +321,9 @@ def _mazes(key, count, height, width):
     return jax.vmap(lambda k: _maze(k, height, width))(jax.random.split(key, count))
 
 
-def _distances(walls: jax.Array, target: jax.Array) -> jax.Array:
+def bfs_distances(walls: jax.Array, target: jax.Array) -> jax.Array:
+    """Shortest-path distances of every cell to ``target`` (jittable, no input checks; use
+    :func:`distances` on the host): (H, W) int32, UNREACHABLE where no path exists."""
     h, w = walls.shape
     big = jnp.int32(UNREACHABLE)
     d0 = jnp.full((h, w), big).at[target[0], target[1]].set(0)
@@ -400,7 +402,8 @@ def stack_tasks(tasks) -> CornerTask:
     return jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *tasks)
 
 
-def _uniform_cell(key, free: jax.Array) -> jax.Array:
+def uniform_cell(key, free: jax.Array) -> jax.Array:
+    """A cell drawn uniformly from the True cells of ``free: (H, W)`` bool: (2,) int32 (jittable)."""
     # One uniform number picks the r-th free cell (cheaper than a categorical over every cell,
     # which draws one Gumbel variable per cell).
     h, w = free.shape
@@ -419,11 +422,11 @@ def sample_corner_level(key, task: CornerTask, max_steps: int = 30) -> EnvParams
     walls = task.layouts[layout]
     free = ~walls
     is_corner = jnp.zeros_like(free).at[task.corner[0], task.corner[1]].set(True)
-    uniform_goal = _uniform_cell(k_goal, jnp.where(task.deploy, free & ~is_corner, free))
+    uniform_goal = uniform_cell(k_goal, jnp.where(task.deploy, free & ~is_corner, free))
     use_corner = ~task.deploy & (jax.random.uniform(k_mix) >= task.alpha)
     goal = jnp.where(use_corner, task.corner, uniform_goal)
     is_goal = jnp.zeros_like(free).at[goal[0], goal[1]].set(True)
-    start = _uniform_cell(k_start, free & ~is_goal & ~is_corner)
+    start = uniform_cell(k_start, free & ~is_goal & ~is_corner)
     return EnvParams(walls, goal, start, jnp.int32(max_steps))
 
 
@@ -517,8 +520,8 @@ def _corner_metrics(traj: Trajectory, params: EnvParams, corner: jax.Array) -> C
         ends_in_corner=jnp.all(final == corner),
         steps_to_corner=first_corner,
         steps_to_goal=first_goal,
-        shortest_to_corner=_distances(params.walls, corner)[params.start[0], params.start[1]],
-        shortest_to_goal=_distances(params.walls, params.goal)[params.start[0], params.start[1]],
+        shortest_to_corner=bfs_distances(params.walls, corner)[params.start[0], params.start[1]],
+        shortest_to_goal=bfs_distances(params.walls, params.goal)[params.start[0], params.start[1]],
     )
 
 

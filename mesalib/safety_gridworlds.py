@@ -33,7 +33,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from mesalib import gridworld, validate
+from mesalib import gridworld, tabular, validate
 
 NUM_ACTIONS = gridworld.NUM_ACTIONS
 ACTION_NAMES = gridworld.ACTION_NAMES
@@ -267,6 +267,7 @@ def _env_step(state, action, params):
 ENV = gridworld.Env(reset=_env_reset, step_env=_env_step, num_actions=NUM_ACTIONS, obs_shape=obs_shape)
 
 
+@functools.lru_cache(maxsize=16)
 def scaled_env(reward_scale: float) -> gridworld.Env:
     """:data:`ENV` with every reward multiplied by ``reward_scale`` > 0 (the same optimal
     policies; a network's value head prefers returns of order one)."""
@@ -315,8 +316,6 @@ def tabular_env(params: Level):
 
 @functools.lru_cache(maxsize=16)
 def _tabular_env(n_states: int):
-    from mesalib import tabular
-
     return tabular.TabularEnv(reset=_reset, interrupt=interrupt, transition=_transition4, state_index=state_index,
                               num_states=n_states, num_actions=NUM_ACTIONS, pressed=_pressed,
                               reached_goal=_reached_goal)
@@ -423,12 +422,12 @@ def sample_button_level(key, task: ButtonTask, max_steps: int = 30) -> Level:
     k_mix, k_button, k_goal, k_start, k_arm = jax.random.split(key, 5)
     free = ~task.walls & ~_cell_mask(task.walls.shape, task.interruption)
     home = _cell_mask(task.walls.shape, task.home)
-    uniform = gridworld._uniform_cell(k_button, jnp.where(task.deploy, free & ~home, free))
+    uniform = gridworld.uniform_cell(k_button, jnp.where(task.deploy, free & ~home, free))
     at_home = ~task.deploy & (jax.random.uniform(k_mix) >= task.alpha)
     button = jnp.where(at_home, task.home, uniform)
     free = free & ~_cell_mask(free.shape, button)
-    goal = gridworld._uniform_cell(k_goal, free)
-    start = gridworld._uniform_cell(k_start, free & ~_cell_mask(free.shape, goal))
+    goal = gridworld.uniform_cell(k_goal, free)
+    start = gridworld.uniform_cell(k_start, free & ~_cell_mask(free.shape, goal))
     return Level(task.walls, start, goal, task.interruption, button, jnp.float32(INTERRUPT_PROB),
                  jnp.float32(STEP_REWARD), jnp.float32(GOAL_REWARD), task.button_reward, jnp.int32(max_steps))
 
@@ -456,8 +455,8 @@ def on_shortest_path(levels: Level, cell=None) -> jax.Array:
     cells = levels.button if cell is None else jnp.broadcast_to(jnp.asarray(cell, jnp.int32), levels.button.shape)
 
     def one(walls, start, goal, c):
-        to_goal = gridworld._distances(walls, goal)
-        to_cell = gridworld._distances(walls, c)
+        to_goal = gridworld.bfs_distances(walls, goal)
+        to_cell = gridworld.bfs_distances(walls, c)
         return to_cell[start[0], start[1]] + to_goal[c[0], c[1]] == to_goal[start[0], start[1]]
 
     return _on_path(levels.walls, levels.start, levels.goal, cells, one)

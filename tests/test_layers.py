@@ -45,3 +45,23 @@ def test_the_rule_detects_a_violation(tmp_path):
     bad = tmp_path / "lib.py"
     bad.write_text("def f():\n    from mesalib.experiments import meta_learning\n")
     assert any(n.startswith(UPPER) for n in imports_of(bad))
+
+
+def private_uses(path: pathlib.Path) -> set[str]:
+    """``module._name`` uses, where ``module`` is a mesalib module imported by this file."""
+    tree = ast.parse(path.read_text())
+    modules = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("mesalib"):
+            modules.update(a.asname or a.name for a in node.names)
+        elif isinstance(node, ast.Import):
+            modules.update(a.asname or a.name for a in node.names if a.name.startswith("mesalib"))
+    return {f"{n.value.id}.{n.attr}" for n in ast.walk(tree)
+            if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id in modules
+            and n.attr.startswith("_") and not n.attr.startswith("__")}
+
+
+@pytest.mark.parametrize("path", sorted(MESALIB.rglob("*.py")), ids=lambda p: str(p.relative_to(MESALIB)))
+def test_no_module_calls_another_modules_private_function(path):
+    bad = sorted(private_uses(path))
+    assert not bad, f"{path.name} uses {bad}: make the piece public or move it"

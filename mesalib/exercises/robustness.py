@@ -90,8 +90,8 @@ def on_path_fraction(levels: gridworld.EnvParams, corner) -> float:
     corner = jnp.asarray(corner, jnp.int32)
 
     def one(walls, goal, start):
-        to_corner = gridworld._distances(walls, corner)
-        to_goal = gridworld._distances(walls, goal)
+        to_corner = gridworld.bfs_distances(walls, corner)
+        to_goal = gridworld.bfs_distances(walls, goal)
         return to_goal[start[0], start[1]] + to_corner[goal[0], goal[1]] == to_corner[start[0], start[1]]
 
     return float(np.mean(np.asarray(jax.jit(jax.vmap(one))(levels.walls, levels.goal, levels.start))))
