@@ -337,7 +337,7 @@ def bfs_distances(walls: jax.Array, target: jax.Array) -> jax.Array:
     return jax.lax.fori_loop(0, h * w, relax, d0)
 
 
-_distances_jit = jax.jit(_distances)
+_distances_jit = jax.jit(bfs_distances)
 
 
 def distances(walls, target) -> jax.Array:
