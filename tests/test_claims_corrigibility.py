@@ -48,7 +48,7 @@ def test_off_policy_ignores_interruptions_on_policy_learns_to_disable_them(keys)
     assert v["SARSA"] < v["optimum without interruptions"] - 10
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(600)
 def test_offswitch_incentive(keys):
     r = c6.run_offswitch(keys["offswitch"], c6.OffSwitchConfig().test())
     rational = r.curves[r.curves["beta"] == 0]

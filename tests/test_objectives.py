@@ -72,7 +72,7 @@ def boltzmann_episodes(key, levels, targets, beta, max_steps=30):
     return jax.jit(jax.vmap(one))(jax.random.split(key, targets.shape[0]), levels, pis)
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(600)
 def test_fit_recovers_the_objective_that_generated_the_behaviour():
     room = g.open_room(7, 7)
     levels = g.sample_levels(jax.random.key(0), g.corner_task(room, 0.0, deploy=True), 64)

@@ -46,7 +46,7 @@ def q_star():
     return q
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(600)
 def test_q_learning_finds_the_optimal_values_on_a_chain():
     out = tabular.train_tabular(jax.random.split(jax.random.key(0), 3), jnp.zeros(3), CONFIG, CHAIN)
     assert_shape(out.state.q, (3, N, 2))
@@ -56,7 +56,7 @@ def test_q_learning_finds_the_optimal_values_on_a_chain():
     assert np.all(np.isfinite(out.metrics["return"]))
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(600)
 def test_sarsa_learns_the_values_of_its_exploring_policy():
     cfg = CONFIG._replace(algorithm="sarsa", num_updates=80, lr=0.05)
     out = tabular.train_tabular(jax.random.split(jax.random.key(1), 2), jnp.zeros(2), cfg, CHAIN)
@@ -96,7 +96,7 @@ def armed_chain_env(limit=20):
                               lambda s: jnp.bool_(False), lambda s, p: s[0] == N - 1)
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(600)
 def test_interruptions_bias_sarsa_but_not_q_learning_on_a_chain():
     """Q-learning's table converges to the uninterrupted optimum; SARSA's value of moving toward
     the interruption is dragged down by the 'left' actions the interruption executes."""
