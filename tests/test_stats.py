@@ -37,7 +37,10 @@ def test_constant_sample_has_zero_width():
 @pytest.mark.parametrize("kw, match", [
     (dict(samples=[1.0]), "at least 2"),
     (dict(samples=[1.0, 2.0], level=1.5), "level"),
-    (dict(samples=[1.0, 2.0], method="t"), "method"),
+    (dict(samples=[1.0, 2.0], method="z"), "method"),
+    (dict(samples=[1.0, float("nan")]), "finite"),
+    (dict(samples=[1.0, float("inf")], method="t"), "finite"),
+    (dict(samples="abc"), "samples"),
     (dict(samples=3.0), "dimension"),
 ])
 def test_bad_inputs(kw, match):
@@ -58,3 +61,25 @@ def test_window_means():
     assert w == 1 and m.shape == (4,)
     with pytest.raises(ValueError, match="num_windows"):
         stats.window_means(x, 0)
+
+
+def test_student_t_interval_matches_scipy_and_is_wider_than_normal_for_few_seeds():
+    import scipy.stats
+    x = np.array([6.61, 6.70, 6.74])
+    t = stats.mean_ci(x, method="t")
+    lo, hi = scipy.stats.t.interval(0.95, df=2, loc=x.mean(), scale=scipy.stats.sem(x))
+    np.testing.assert_allclose([t.low, t.high], [lo, hi], rtol=1e-12)
+    z = stats.mean_ci(x, method="normal")
+    assert t.high - t.low > 2 * (z.high - z.low)       # t with 2 degrees of freedom: 4.30 vs 1.96
+
+
+def test_wilson_matches_scipy_and_rejects_zero_trials():
+    import scipy.stats
+    lo, hi = stats.wilson(3, 24)
+    ref = scipy.stats.binomtest(3, 24).proportion_ci(method="wilson")
+    np.testing.assert_allclose([lo, hi], [ref.low, ref.high])
+    lo0, hi0 = stats.wilson(0, 24)
+    assert lo0 == 0.0 and 0 < hi0 < 0.2
+    for bad, match in [((1, 0), "trials"), ((5, 3), "successes"), ((1.5, 3), "integers")]:
+        with pytest.raises(ValueError, match=match):
+            stats.wilson(*bad)
