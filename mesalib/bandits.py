@@ -258,9 +258,11 @@ class Rollout(NamedTuple):
 # The environment (gymnax shape)
 
 class EnvParams(NamedTuple):
-    """One task: arm probabilities ``probs: (k,)``; ``horizon`` () scales the time feature t / horizon."""
+    """One task: arm probabilities ``probs: (k,)``; ``horizon`` () scales the time feature
+    t / horizon; with ``clamp_time`` () True the feature stops at 1 once t reaches the horizon."""
     probs: jax.Array
     horizon: jax.Array
+    clamp_time: jax.Array
 
 
 class EnvState(NamedTuple):
@@ -272,17 +274,18 @@ class EnvState(NamedTuple):
     last_reward: jax.Array    # () float32
 
 
-def default_params(probs, horizon: float | None = None) -> EnvParams:
+def default_params(probs, horizon: float | None = None, clamp_time: bool = False) -> EnvParams:
     """Params for arm probabilities ``probs: (k,)``; the time feature's scale defaults to 1."""
     probs = jnp.asarray(probs, jnp.float32)
-    return EnvParams(probs, jnp.float32(1.0 if horizon is None else horizon))
+    return EnvParams(probs, jnp.float32(1.0 if horizon is None else horizon), jnp.bool_(clamp_time))
 
 
 def observe(state: EnvState, params: EnvParams) -> jax.Array:
     """What a learner sees before a pull: (previous action one-hot (k,), previous reward, t / horizon)."""
     k = params.probs.shape[-1]
     prev = jax.nn.one_hot(state.last_action, k)            # all zeros before the first pull
-    return jnp.concatenate([prev, state.last_reward[None], (state.t / params.horizon)[None]])
+    t = jnp.where(params.clamp_time, jnp.minimum(state.t, params.horizon), state.t)
+    return jnp.concatenate([prev, state.last_reward[None], (t / params.horizon)[None]])
 
 
 def reset(key, params: EnvParams):

@@ -90,9 +90,11 @@ def policy_step(params, h, obs):
     return h, nn.dense_apply(params["pi"], h)
 
 
-def _episode(params, key, probs, num_pulls: int, horizon: float, greedy: bool = False) -> Step:
-    """One task of the bandit environment, ``num_pulls`` pulls; time enters as t / horizon."""
-    env_params = bandits.default_params(probs, horizon)
+def _episode(params, key, probs, num_pulls: int, horizon: float, greedy: bool = False,
+             clamp_time: bool = False) -> Step:
+    """One task of the bandit environment, ``num_pulls`` pulls; time enters as t / horizon
+    (held at 1 from the horizon on when ``clamp_time``)."""
+    env_params = bandits.default_params(probs, horizon, clamp_time)
     hidden = params["gru"]["wh"].shape[0]
 
     def body(carry, key_t):
@@ -210,11 +212,13 @@ def train_seeds(keys, config: Config = Config(), progress: bool | str = True, nu
 
 
 def evaluate(params, key, probs, num_pulls: int | None = None, horizon: int | None = None,
-             greedy: bool = False) -> Rollout:
+             greedy: bool = False, clamp_time: bool = False) -> Rollout:
     """Run a frozen network on every task in ``probs: (tasks, k)``; same Rollout as bandits.run.
 
     ``horizon`` is the training horizon used to scale the time input (default: ``num_pulls``);
-    evaluating with more pulls than that feeds the network times it never saw.
+    evaluating with more pulls than that feeds the network times it never saw, unless
+    ``clamp_time`` holds the time input at its last training value from the horizon on.
+    ``greedy`` takes the most probable arm instead of sampling one.
     """
     validate.prng_key("key", key)
     validate.probabilities("probs", probs, ndim=2)
@@ -223,13 +227,15 @@ def evaluate(params, key, probs, num_pulls: int | None = None, horizon: int | No
         raise ValueError(f"probs has {np.shape(probs)[1]} arms but the network was trained for {k}")
     num_pulls = validate.integer("num_pulls", num_pulls, minimum=1)
     horizon = num_pulls if horizon is None else validate.integer("horizon", horizon, minimum=1)
-    return _evaluate(params, key, jnp.asarray(probs, jnp.float32), num_pulls, float(horizon), bool(greedy))
+    return _evaluate(params, key, jnp.asarray(probs, jnp.float32), num_pulls, float(horizon), bool(greedy),
+                     bool(clamp_time))
 
 
-@functools.partial(jax.jit, static_argnums=(3, 4, 5))
-def _evaluate(params, key, probs, num_pulls, horizon, greedy):
+@functools.partial(jax.jit, static_argnums=(3, 4, 5, 6))
+def _evaluate(params, key, probs, num_pulls, horizon, greedy, clamp_time):
     keys = jax.random.split(key, probs.shape[0])
-    out = jax.vmap(_episode, in_axes=(None, 0, 0, None, None, None))(params, keys, probs, num_pulls, horizon, greedy)
+    out = jax.vmap(_episode, in_axes=(None, 0, 0, None, None, None, None))(params, keys, probs, num_pulls, horizon,
+                                                                          greedy, clamp_time)
     return Rollout(out.action.astype(jnp.int32), out.reward)
 
 

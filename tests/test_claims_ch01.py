@@ -57,8 +57,8 @@ def test_frozen_network_learns_within_an_episode(headline):
 
 def test_falls_behind_thompson_beyond_its_training_horizon():
     shift = ml.run_shift(KEY, CONFIG)
-    assert shift.difference[100].high < 0                   # ahead inside the training horizon
-    assert shift.difference[CONFIG.long_pulls].low > 5.0    # well behind ten times beyond it
+    assert shift.difference[(ml.SCALED, 100)].high < 0                   # ahead inside the training horizon
+    assert shift.difference[(ml.SCALED, CONFIG.long_pulls)].low > 5.0    # well behind ten times beyond it
 
 
 def test_falls_behind_thompson_when_every_arm_is_good():
@@ -110,3 +110,32 @@ def test_greedy_never_follows_pooled_evidence_in_a_conflict(dependent):
     c = bandits.evidence_conflicts(history)
     p = np.asarray(bandits.choice_probs(jax.random.key(67), "Greedy", c.s, c.f, c.pull, samples=20))
     assert len(c.task) > 0 and float(p[np.arange(len(c.task)), c.pooled_arm].max()) == 0.0
+
+
+def test_most_of_the_gap_to_the_bayes_optimal_rule_is_policy_sampling(dependent):
+    sampled = dependent.regret.set_index("algorithm").loc[ml.DEP_NET, "mean"]
+    optimum = dependent.regret.set_index("algorithm").loc[ml.POOLED, "mean"]
+    greedy = float(dependent.greedy[ml.DEP_NET].mean)
+    assert greedy < sampled and (greedy - optimum) < 0.5 * (sampled - optimum), (sampled, greedy, optimum)
+
+
+def test_pooling_beats_exploration_where_the_pooled_arm_is_the_less_pulled_one(dependent):
+    split = dependent.follows_split.set_index(["algorithm", "situations"])["follows pooled evidence"]
+    less = "pooled arm pulled less"
+    assert split[(ml.DEP_NET, less)] > split[("Gittins", less)] + 0.1, split
+    assert split[(ml.DEP_NET, less)] > split[(ml.IND_NET, less)] + 0.3, split
+
+
+def test_no_visible_cost_of_specializing_on_independent_tasks(dependent):
+    cross = dependent.cross.set_index(["network", "tasks"])
+    assert cross.loc[(ml.DEP_NET, "independent tasks"), "low"] <= cross.loc[(ml.IND_NET, "independent tasks"), "high"]
+
+
+def test_holding_the_time_input_narrows_but_does_not_close_the_long_horizon_gap():
+    shift = ml.run_shift(KEY, CONFIG)
+    n = CONFIG.long_pulls
+    scaled, clamped = shift.difference[(ml.SCALED, n)], shift.difference[(ml.CLAMPED, n)]
+    assert clamped.low > 0                         # still behind Thompson at 1000 pulls
+    assert clamped.mean < scaled.mean               # but less far behind than with unseen inputs
+    share = shift.table.set_index("algorithm")["best-arm share, pulls 101+"]
+    assert share[ml.CLAMPED] < share["Thompson"] and share[ml.SCALED] < share["Thompson"]

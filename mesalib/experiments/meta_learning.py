@@ -135,6 +135,9 @@ class Dependent(NamedTuple):
     situations: int          # number of disagreement situations in the probe
     probe_tasks: int         # tasks they come from
     configs: tuple           # (dependent-trained config, control config)
+    follows_split: pd.DataFrame   # the probe split by whether the pooled arm is the less-pulled one
+    cross: pd.DataFrame      # final regret of both networks on dependent and on independent tasks
+    greedy: dict             # network -> Summary of final regret when it takes its most probable arm
 
 
 def run_dependent(key, config: Config = Config()) -> Dependent:
@@ -165,36 +168,84 @@ def run_dependent(key, config: Config = Config()) -> Dependent:
         choices[name] = np.asarray(bandits.choice_probs(jax.random.fold_in(kh, i), name, conflicts.s, conflicts.f,
                                                         conflicts.pull, samples=config.thompson_draws))
     m = len(conflicts.task)
-    rows = []
+    pulls = conflicts.s + conflicts.f
+    pooled_less = pulls[np.arange(m), conflicts.pooled_arm] < pulls[np.arange(m), 1 - conflicts.pooled_arm]
+    rows, split = [], []
     for name, probs_arm in choices.items():
         follows = probs_arm[np.arange(m), conflicts.pooled_arm]
-        per_task = pd.Series(follows).groupby(conflicts.task).mean()   # each task counts once
-        ci = stats.mean_ci(per_task.to_numpy(), method="normal")
-        rows.append({"algorithm": name, "follows pooled evidence": float(ci.mean), "low": float(ci.low),
-                     "high": float(ci.high)})
+        rows.append({"algorithm": name, **_follows_ci(follows, conflicts.task)})
+        for label, mask in (("pooled arm pulled less", pooled_less), ("pooled arm pulled as often or more", ~pooled_less)):
+            split.append({"algorithm": name, "situations": label, "count": int(mask.sum()),
+                          **_follows_ci(follows[mask], conflicts.task[mask])})
+
+    # The cost of specialization: both networks on dependent and on independent two-arm tasks.
+    indep = bandits.sample_tasks(jax.random.fold_in(kp, 1), config.dependent_tasks, num_arms=2)
+    cross = []
+    for net, params in ((DEP_NET, params_dep), (IND_NET, params_ind)):
+        for tasks, task_probs in (("dependent tasks", probs), ("independent tasks", indep)):
+            out = dep[net] if tasks == "dependent tasks" else rl2.evaluate(
+                params, jax.random.fold_in(kr, 2 + (net == IND_NET)), task_probs, 100)
+            ci = stats.mean_ci(np.asarray(bandits.regret(out, task_probs)[:, -1]), method="normal")
+            cross.append({"network": net, "tasks": tasks, "regret": float(ci.mean), "low": float(ci.low),
+                          "high": float(ci.high)})
+    greedy = {net: stats.mean_ci(np.asarray(bandits.regret(rl2.evaluate(
+        params, jax.random.fold_in(kr, 4 + i), probs, 100, greedy=True), probs)[:, -1]), method="normal")
+        for i, (net, params) in enumerate(((DEP_NET, params_dep), (IND_NET, params_ind)))}
     return Dependent(np.asarray(probs), dep, regret, diffs, pd.DataFrame(rows), m,
-                     len(np.unique(conflicts.task)), (config_dep, config_ind))
+                     len(np.unique(conflicts.task)), (config_dep, config_ind), pd.DataFrame(split),
+                     pd.DataFrame(cross), greedy)
+
+
+def _follows_ci(follows, task) -> dict:
+    """Mean probability of following the pooled evidence, each task counted once, with a CI."""
+    per_task = pd.Series(follows).groupby(task).mean().to_numpy()
+    if per_task.size < 2:
+        return {"follows pooled evidence": float(per_task.mean()) if per_task.size else float("nan"),
+                "low": float("nan"), "high": float("nan")}
+    ci = stats.mean_ci(per_task, method="normal")
+    return {"follows pooled evidence": float(ci.mean), "low": float(ci.low), "high": float(ci.high)}
 
 
 class Shift(NamedTuple):
     probs: np.ndarray
     rollouts: dict           # name -> Rollout over ``long_pulls`` pulls
     curves: pd.DataFrame     # regret curves for plots.line_band
-    difference: dict         # pulls -> Summary of (RL² − Thompson) regret
+    difference: dict         # (name, pulls) -> Summary of (network − Thompson) regret
+    table: pd.DataFrame      # per network variant: best-arm share after the horizon, crossing pull
+
+
+SCALED, CLAMPED = "RL², time input t/100 (unseen after pull 100)", "RL², time input held at 1 after pull 100"
 
 
 def run_shift(key, config: Config = Config()) -> Shift:
-    """The stored (100, 5) network played for ``long_pulls`` pulls, ten times its training horizon."""
+    """The stored (100, 5) network played for ``long_pulls`` pulls, ten times its training horizon.
+
+    Two variants separate the explanations of its failure: the time input t/100 keeps growing
+    (inputs never seen in training), or it is held at 1 after pull 100 (inputs it has seen). Both
+    use the same key, so they play identical first 100 pulls (common random numbers).
+    """
     config, k = _prepare(config), keys(key)
     kp, kg, kt = jax.random.split(k.shift, 3)
     params = pretrained.load("rl2_n100_k5")[0]
     probs = bandits.sample_tasks(kp, config.long_tasks, num_arms=5)
-    net = "RL² (trained for 100 pulls)"
-    long = {net: rl2.evaluate(params, kg, probs, config.long_pulls, horizon=100),
+    long = {SCALED: rl2.evaluate(params, kg, probs, config.long_pulls, horizon=100),
+            CLAMPED: rl2.evaluate(params, kg, probs, config.long_pulls, horizon=100, clamp_time=True),
             "Thompson": bandits.run(kt, "Thompson", probs, config.long_pulls)}
-    diff = np.asarray(bandits.regret(long[net], probs) - bandits.regret(long["Thompson"], probs))
-    difference = {t: stats.mean_ci(diff[:, t - 1], method="normal") for t in (100, config.long_pulls)}
-    return Shift(np.asarray(probs), long, regret_frame(long, probs, points=40), difference)
+    ts = np.asarray(bandits.regret(long["Thompson"], probs))
+    best = np.asarray(probs).argmax(1)[:, None]
+    difference, rows = {}, []
+    for name in (SCALED, CLAMPED, "Thompson"):
+        reg = np.asarray(bandits.regret(long[name], probs))
+        share = stats.mean_ci((np.asarray(long[name].actions)[:, 100:] == best).mean(1), method="normal")
+        row = {"algorithm": name, "best-arm share, pulls 101+": float(share.mean), "low": float(share.low),
+               "high": float(share.high)}
+        if name != "Thompson":
+            for t in (100, config.long_pulls):
+                difference[(name, t)] = stats.mean_ci(reg[:, t - 1] - ts[:, t - 1], method="normal")
+            not_above = np.flatnonzero(reg.mean(0) <= ts.mean(0))   # pulls (0-based) where it is not behind
+            row["regret above Thompson's from pull"] = int(not_above[-1]) + 2 if not_above.size else 1
+        rows.append(row)
+    return Shift(np.asarray(probs), long, regret_frame(long, probs, points=40), difference, pd.DataFrame(rows))
 
 
 # --------------------------------------------------------------------------------------------- tables
