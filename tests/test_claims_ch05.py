@@ -4,8 +4,9 @@ import jax
 import numpy as np
 import pytest
 
-from mesalib import datasets
+from mesalib import datasets, train
 from mesalib import verify as V
+from mesalib.experiments import verification as chapter
 
 SEED = 0
 
@@ -18,11 +19,11 @@ def _keys():
 @pytest.mark.timeout(120)
 def test_ladder_crown_beats_ibp_and_the_ordering_holds():
     k_train, k_test, k_fit, k_ladder = _keys()[:4]
-    cfg = V.LadderConfig()
+    cfg = chapter.LadderConfig()
     x, y = datasets.two_moons(k_train, cfg.n_train, cfg.noise)
     xt, _ = datasets.two_moons(k_test, cfg.n_test, cfg.noise)
-    params, _ = V.fit_mlp(k_fit, x, y, cfg.fit)
-    points, _ = V.ladder(k_ladder, params, xt, V.predict(params, xt), [0.2, 0.3])
+    params, _ = train.fit_mlp(k_fit, x, y, cfg.fit)
+    points, _ = chapter.ladder(k_ladder, params, xt, train.predict(params, xt), [0.2, 0.3])
     exact = points["exact"] == "verified"
     assert set(points["exact"]) <= {"verified", "falsified"}  # the MILP decided every point
     assert not (points["ibp"] & ~exact).any() and not (points["crown"] & ~exact).any()
@@ -38,8 +39,8 @@ def test_ladder_crown_beats_ibp_and_the_ordering_holds():
 def test_policy_is_safe_on_real_observations_but_not_on_every_box():
     k_policy, k_safety = _keys()[5:7]
     obs, optimal = datasets.hazard_world(3)
-    params, _ = V.fit_mlp(k_policy, obs, (optimal / optimal.sum(1, keepdims=True)).astype(np.float32), V.POLICY_FIT)
-    pred = V.predict(params, obs)
+    params, _ = train.fit_mlp(k_policy, obs, (optimal / optimal.sum(1, keepdims=True)).astype(np.float32), train.POLICY_FIT)
+    pred = train.predict(params, obs)
     assert optimal[np.arange(len(obs)), pred].mean() >= 0.99
     right = datasets.ACTIONS.index("right")
     hazard_right = np.all(obs[:, :2] == datasets.MOVES[right], axis=1)
@@ -59,4 +60,4 @@ def test_policy_is_safe_on_real_observations_but_not_on_every_box():
     assert (large["status"] == "falsified").sum() >= 5 and (large["status"] == "verified").sum() >= 20
     assert set(large["status"]) <= {"verified", "falsified"}
     for cex in large.loc[large["status"] == "falsified", "counterexample"]:
-        assert V.predict(params, cex[None])[0] == right
+        assert train.predict(params, cex[None])[0] == right
