@@ -12,9 +12,11 @@ import numpy as np
 
 from mesalib import validate
 
-# Actions of the grid task: the step each one takes as (dx, dy).
-ACTIONS = ("up", "down", "left", "right")
-MOVES = np.array([(0, 1), (0, -1), (-1, 0), (1, 0)], dtype=np.int64)
+# The book's one action order for every grid (as gridworld.ACTION_NAMES and mdp.ACTIONS).
+ACTIONS = ("up", "right", "down", "left")
+# The step each action takes as (dx, dy): x grows to the right (a grid's column index) and y grows
+# upward (the negative of a grid's row index, since gridworld and mdp put row 0 at the top).
+MOVES = np.array([(0, 1), (1, 0), (0, -1), (-1, 0)], dtype=np.int64)
 
 
 def two_moons(key, n: int, noise: float = 0.1):
@@ -53,7 +55,8 @@ def hazard_world(radius: int = 3):
 
     The agent stands at the origin of an open grid; one hazard cell and one goal cell lie within
     ``radius`` steps in each coordinate. Observation: (hazard_dx, hazard_dy, goal_dx, goal_dy),
-    float32 (n, 4). ``optimal``: (n, 4) bool, the actions (up, down, left, right) that start a
+    float32 (n, 4), offsets along x (rightward) and y (upward) as in :data:`MOVES`. ``optimal``:
+    (n, 4) bool, the actions in :data:`ACTIONS` order (up, right, down, left) that start a
     shortest path to the goal that never enters the hazard.
     """
     radius = validate.integer("radius", radius, minimum=1, maximum=10)

@@ -160,3 +160,31 @@ def levels(df: pd.DataFrame, columns: int = 3, cell: int = 100, colours: dict | 
         x=alt.X("col:O", axis=None), y=alt.Y("row:O", axis=None),
         color=alt.Color("cell:N", scale=scale, title=None), tooltip=["level", "row", "col", "cell"],
     ).properties(width=cell, height=cell).facet(facet=alt.Facet("level:N", title=None, sort=None), columns=columns)
+
+
+# Robustness status of inputs (Chapter 5's maps): from proved robust, through undecided, to refuted.
+STATUS_ORDER = ["certified by CROWN", "certified by exact only", "unknown", "falsified by exact only", "falsified by PGD"]
+STATUS_COLOURS = ["#3b6ea8", "#8fb3dc", "#c9a227", "#e8a58f", "#d1603d"]
+
+
+def status_chart(grid: pd.DataFrame, points: pd.DataFrame | None = None, title: str = "") -> alt.LayerChart:
+    """A map of statuses over a 2-D grid (columns x0, x1, predicted, status; cell colour: status,
+    darker cells: class 1), optionally with points (columns x0, x1, label) on top."""
+    _check_columns(grid, "x0", "x1", "predicted", "status")
+    if points is not None:
+        _check_columns(points, "x0", "x1", "label")
+    data = round_frame(grid.assign(cls=grid["predicted"].map(lambda c: f"class {c}")), 3)
+    step = float(np.diff(np.unique(data["x0"]))[:1].mean()) if data["x0"].nunique() > 1 else 0.1
+    rect = alt.Chart(data, title=title).mark_square(size=120 * (step / 0.1) ** 2, opacity=0.9).encode(
+        x=alt.X("x0:Q", title="x₀", scale=alt.Scale(nice=False)),
+        y=alt.Y("x1:Q", title="x₁", scale=alt.Scale(nice=False)),
+        color=alt.Color("status:N", scale=alt.Scale(domain=STATUS_ORDER, range=STATUS_COLOURS), title="status"),
+        opacity=alt.Opacity("cls:N", scale=alt.Scale(domain=["class 0", "class 1"], range=[0.55, 1.0]),
+                            title="predicted"),
+        tooltip=["x0", "x1", "cls", "status"])
+    layers = [rect]
+    if points is not None:
+        pts = round_frame(points.assign(label=points["label"].map(lambda c: f"class {c}")), 3)
+        layers.append(alt.Chart(pts).mark_point(filled=True, size=25, color="black").encode(
+            x="x0:Q", y="x1:Q", shape=alt.Shape("label:N", title="test point")))
+    return alt.layer(*layers).properties(width=360, height=360)

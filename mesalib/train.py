@@ -247,3 +247,94 @@ def tree_stack(trees):
 def seed_slice(tree, i: int):
     """Seed ``i`` of a seed-batched pytree."""
     return jax.tree_util.tree_map(lambda x: x[i], tree)
+
+
+# --------------------------------------------------------------------------------------------- small classifiers
+# Full-batch fitting of a small ReLU MLP by cross-entropy (Chapter 5 trains its networks this way).
+
+import optax  # noqa: E402  (needed only by the classifier fitting below)
+
+from mesalib import nn  # noqa: E402
+
+
+class FitConfig(NamedTuple):
+    """Full-batch AdamW training of a small ReLU MLP by cross-entropy."""
+    hidden: tuple = (16, 16)
+    steps: int = 3000
+    learning_rate: float = 1e-2
+    weight_decay: float = 1e-4
+
+    def smoke(self) -> "FitConfig":
+        return self._replace(steps=300)
+
+    def validated(self) -> "FitConfig":
+        hidden = tuple(self.hidden)
+        for i, h in enumerate(hidden):
+            validate.integer(f"config.hidden[{i}]", h, minimum=1)
+        validate.integer("config.steps", self.steps, minimum=1)
+        validate.real("config.learning_rate", self.learning_rate, low=0.0, low_open=True)
+        validate.real("config.weight_decay", self.weight_decay, low=0.0)
+        return self._replace(hidden=hidden)
+
+
+# The hazard-task policy of Chapter 5: 4 observations -> 16 -> 16 -> 4 actions, trained on every observation.
+POLICY_FIT = FitConfig(hidden=(16, 16), steps=6000)
+
+
+@functools.lru_cache(maxsize=16)
+def _fit_step(learning_rate: float, weight_decay: float):
+    """One AdamW step on carry (params, optimizer state, x, targets); the same function object for
+    the same settings, so :func:`run` compiles it once per shape."""
+    opt = optax.adamw(learning_rate, weight_decay=weight_decay)
+
+    def loss_fn(params, x, t):
+        logits = jax.vmap(lambda xi: nn.mlp_apply(params, xi))(x)
+        return optax.softmax_cross_entropy(logits, t).mean()
+
+    def step(carry):
+        params, state, x, t = carry
+        loss, g = jax.value_and_grad(loss_fn)(params, x, t)
+        updates, state = opt.update(g, state, params)
+        return (optax.apply_updates(params, updates), state, x, t), loss
+
+    return opt, step
+
+
+def fit_mlp(key, x, targets, config: FitConfig = FitConfig(), progress: bool | str = False):
+    """Train an MLP classifier: x: (n, d); targets: (n,) int labels or (n, k) probabilities.
+
+    Returns (params, losses: (steps,)). The whole loop is compiled scans (see :func:`run`).
+    """
+    validate.prng_key("key", key)
+    if not isinstance(config, FitConfig):
+        raise ValueError(f"config must be a train.FitConfig, got {type(config).__name__}")
+    config = config.validated()
+    x = jnp.asarray(x, jnp.float32)
+    t = np.asarray(targets)
+    if x.ndim != 2 or t.shape[:1] != x.shape[:1]:
+        raise ValueError(f"x must be (n, d) and targets (n,) or (n, k) with the same n, got {x.shape} and {t.shape}")
+    if t.ndim == 1:
+        if not np.issubdtype(t.dtype, np.integer) or t.min() < 0:
+            raise ValueError("integer targets must be non-negative class labels")
+        t = np.eye(int(t.max()) + 1, dtype=np.float32)[t]
+    t = jnp.asarray(t, jnp.float32)
+    params = nn.mlp_init(key, (x.shape[1], *config.hidden, t.shape[1]))
+    opt, step = _fit_step(float(config.learning_rate), float(config.weight_decay))
+    (params, _, _, _), losses = run(step, (params, opt.init(params), x, t), config.steps, num_chunks=5,
+                                    progress=progress)
+    return params, losses
+
+
+def predict(params, x) -> np.ndarray:
+    """Argmax outputs of an MLP (``nn.mlp_init`` params) for x: (n, d) -> (n,) int, in float64."""
+    if not isinstance(params, (list, tuple)) or not params or not all(
+            isinstance(layer, dict) and {"w", "b"} <= set(layer) for layer in params):
+        raise ValueError("params must be a non-empty list of {'w': (in, out), 'b': (out,)} dicts (mesalib.nn.mlp_init)")
+    h = np.asarray(x, np.float64)
+    if h.ndim != 2 or h.shape[1] != np.shape(params[0]["w"])[0]:
+        raise ValueError(f"x must have shape (n, {np.shape(params[0]['w'])[0]}), got {h.shape}")
+    for i, layer in enumerate(params):
+        h = h @ np.asarray(layer["w"], np.float64) + np.asarray(layer["b"], np.float64)
+        if i < len(params) - 1:
+            h = np.maximum(h, 0.0)
+    return h.argmax(-1)

@@ -4,7 +4,7 @@ import jax
 import numpy as np
 import pytest
 
-from mesalib import datasets
+from mesalib import datasets, gridworld, mdp
 
 
 def test_two_moons_shapes_balance_and_determinism():
@@ -59,3 +59,13 @@ def test_hazard_world_invariants():
         assert np.all(d1[optimal[:, a]] <= d0[optimal[:, a]] + 1)
     with pytest.raises(ValueError, match="radius"):
         datasets.hazard_world(0)
+
+
+def test_actions_follow_the_books_one_convention():
+    assert datasets.ACTIONS == gridworld.ACTION_NAMES == mdp.ACTIONS == ("up", "right", "down", "left")
+    # (dx, dy) here is (column step, minus row step) in gridworld's (row, col) cells
+    np.testing.assert_array_equal(datasets.MOVES, np.stack([gridworld.DELTAS[:, 1], -gridworld.DELTAS[:, 0]], 1))
+    obs, optimal = datasets.hazard_world(1)
+    # goal straight to the right, hazard above: the only shortest path starts with "right"
+    assert _optimal(obs, optimal, (0, 1), (1, 0)) == {"right"}
+    assert np.flatnonzero(optimal[np.all(obs == [0, 1, 1, 0], axis=1)][0]).tolist() == [datasets.ACTIONS.index("right")] == [1]

@@ -83,3 +83,13 @@ def test_wilson_matches_scipy_and_rejects_zero_trials():
     for bad, match in [((1, 0), "trials"), ((5, 3), "successes"), ((1.5, 3), "integers")]:
         with pytest.raises(ValueError, match=match):
             stats.wilson(*bad)
+
+
+def test_wilson_interval_known_values():
+    # Wilson (1927) score interval, z = 1.96: 50/100 -> [0.4038, 0.5962]; 100/100 -> [0.963, 1]
+    lo, hi = stats.wilson(50, 100)
+    assert lo == pytest.approx(0.4038, abs=1e-3) and hi == pytest.approx(0.5962, abs=1e-3)
+    lo, hi = stats.wilson(100, 100)
+    assert hi == pytest.approx(1.0) and lo == pytest.approx(0.963, abs=1e-3)
+    with pytest.raises(ValueError, match="successes"):
+        stats.wilson(5, 4)

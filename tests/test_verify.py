@@ -3,12 +3,14 @@ import itertools
 
 import mesalib  # noqa: F401  (sets the XLA CPU flag before JAX starts)
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 import scipy.optimize
 
-from mesalib import nn
+from mesalib import nn, train
 from mesalib import verify as V
+from mesalib.experiments import verification as chapter
 
 
 def _net(w_list, b_list):
@@ -187,7 +189,7 @@ def test_z3_and_milp_agree():
     seen = set()
     for i in range(9):
         x = rng.normal(size=2)
-        label = int(V.predict(params, x[None])[0])
+        label = int(train.predict(params, x[None])[0])
         box, prop = V.linf_ball(x, [0.05, 0.3, 1.0][i % 3]), V.argmax_is(label, 3)
         a = V.exact_check(params, box, prop, "milp", skip_certified=False)
         b = V.exact_check(params, box, prop, "z3")
@@ -206,8 +208,8 @@ def test_ladder_ordering_on_random_nets():
     for seed in (0,):
         params = _random_net(seed, (2, 12, 12, 3))
         x = 3 * rng.normal(size=(40, 2))
-        labels = V.predict(params, x)
-        points, times = V.ladder(jax.random.key(seed), params, x, labels, [0.1, 0.5])
+        labels = train.predict(params, x)
+        points, times = chapter.ladder(jax.random.key(seed), params, x, labels, [0.1, 0.5])
         exact = points["exact"] == "verified"
         assert set(points["exact"]) <= {"verified", "falsified"}
         assert not (points["ibp"] & ~exact).any()
@@ -222,7 +224,7 @@ def test_pgd_never_breaks_a_certified_point_and_its_counterexamples_are_real():
     rng = np.random.default_rng(3)
     params = _random_net(0, (2, 16, 16, 3))
     x = 3 * rng.normal(size=(200, 2))
-    labels = V.predict(params, x)
+    labels = train.predict(params, x)
     props = V.robustness_properties(labels, 3)
     box = V.linf_ball(x, 0.3)
     lo, _ = V.property_bounds(params, box, props, "crown")
@@ -237,7 +239,7 @@ def test_pgd_never_breaks_a_certified_point_and_its_counterexamples_are_real():
 def test_verify_interface_statuses_and_counterexample():
     params = _random_net(0, (2, 8, 8, 2))
     x = np.array([0.3, -0.2])
-    prop = V.argmax_is(int(V.predict(params, x[None])[0]), 2)
+    prop = V.argmax_is(int(train.predict(params, x[None])[0]), 2)
     assert V.verify(params, V.linf_ball(x, 0.0), prop, "crown").status == "verified"
     for method in ("milp", "complete"):
         r = V.verify(params, V.linf_ball(x, 3.0), prop, method, key=jax.random.key(0))
@@ -299,48 +301,151 @@ def test_bad_inputs():
     with pytest.raises(ValueError, match="finite"):
         V.verify(params, V.Box(np.array([0.0, -np.inf]), np.ones(2)), prop, "crown")
     with pytest.raises(ValueError, match="x must have shape"):
-        V.ladder(jax.random.key(0), params, np.zeros((3, 5)), np.zeros(3, int), [0.1])
-    with pytest.raises(ValueError, match="eps_grid"):
-        V.ladder(jax.random.key(0), params, np.zeros((3, 2)), np.zeros(3, int), [0.1, -0.2])
+        chapter.ladder(jax.random.key(0), params, np.zeros((3, 5)), np.zeros(3, int), [0.1])
+    with pytest.raises(ValueError, match=r"eps_grid\[1\]"):
+        chapter.ladder(jax.random.key(0), params, np.zeros((3, 2)), np.zeros(3, int), [0.1, -0.2])
     with pytest.raises(ValueError, match="solver"):
         V.exact_check(params, V.linf_ball(np.zeros(2), 0.1), prop, solver="cplex")
 
 
-def test_bounds_do_not_recompile_on_a_second_call():
-    params = _random_net(0, (2, 4, 2))
-    box = V.linf_ball(np.zeros(2), 0.1)
-    V.crown_bounds(params, box)
-    before = V._bounds_batch._cache_size()
-    V.crown_bounds(params, V.linf_ball(np.ones(2), 0.2))
-    assert V._bounds_batch._cache_size() == before
+def test_bound_kernels_jit_and_vmap_over_boxes():
+    """The kernels are pure JAX: vmapped over boxes they give each box's own bounds."""
+    params = [{"w": jnp.asarray(l["w"]), "b": jnp.asarray(l["b"])} for l in _random_net(4, (3, 8, 8, 2))]
+    centres = np.random.default_rng(4).normal(size=(5, 3)).astype(np.float32)
+    lo, hi = jnp.asarray(centres - 0.3), jnp.asarray(centres + 0.3)
+    for kernel in (V.ibp, V.crown):
+        batched = jax.jit(jax.vmap(kernel, in_axes=(None, 0, 0)))(params, lo, hi)
+        for i in range(5):
+            one = kernel(params, lo[i], hi[i])
+            for (bl, bu), (ol, ou) in zip(batched, one):
+                np.testing.assert_allclose(bl[i], ol, rtol=1e-5, atol=1e-5)
+                np.testing.assert_allclose(bu[i], ou, rtol=1e-5, atol=1e-5)
 
+
+def test_bound_and_attack_kernels_do_not_recompile_on_a_second_call():
+    prop = V.argmax_is(0, 2)
+
+    def calls(seed, centre, eps):
+        params, box = _random_net(seed, (2, 4, 2)), V.linf_ball(np.full(2, centre), eps)
+        V.interval_bounds(params, box)
+        V.crown_bounds(params, box)
+        V.verify(params, box, prop, "ibp")
+        V.verify(params, box, prop, "crown")
+        V.pgd_attack(jax.random.key(seed), params, box, prop)
+
+    def sizes():
+        return [V.ibp_batch._cache_size(), V.crown_batch._cache_size(), V.pgd_batch._cache_size()]
+
+    calls(0, 0.0, 0.1)
+    before = sizes()
+    calls(1, 1.0, 0.2)   # other weights, another box, same shapes: the compiled programs are reused
+    assert sizes() == before
+
+
+def test_bad_inputs_name_the_parameter():
+    params = _random_net(0, (2, 4, 2))
+    box, prop = V.linf_ball(np.zeros(2), 0.1), V.argmax_is(0, 2)
+    with pytest.raises(ValueError, match="num_outputs"):
+        V.argmax_is(0, 1)
+    with pytest.raises(ValueError, match="action"):
+        V.argmax_not(4, 4)
+    with pytest.raises(ValueError, match="x must"):
+        V.linf_ball(np.zeros((2, 2, 2)), 0.1)
+    with pytest.raises(ValueError, match="steps"):
+        V.pgd_attack(jax.random.key(0), params, box, prop, steps=0)
+    with pytest.raises(ValueError, match="restarts"):
+        V.pgd_attack(jax.random.key(0), params, box, prop, restarts=0)
+    with pytest.raises(ValueError, match="time_limit"):
+        V.exact_check(params, box, prop, time_limit=0.0)
+    with pytest.raises(ValueError, match="time_limit"):
+        V.verify(params, box, prop, "milp", time_limit=-1.0)
+    with pytest.raises(ValueError, match="options"):
+        V.verify(params, box, prop, "milp", timelimit=1.0)
+    with pytest.raises(ValueError, match="key"):
+        V.verify(params, box, prop, "complete", key=3)
+    with pytest.raises(ValueError, match="method"):
+        V.property_bounds(params, box, prop, "milp")
+    with pytest.raises(ValueError, match="boxes.lower"):
+        V.verify_many(params, V.linf_ball(np.zeros((3, 5)), 0.1), prop)
+    with pytest.raises(ValueError, match="boxes must be"):
+        V.verify_many(params, (np.zeros((3, 2)), np.ones((3, 2))), prop)
+    with pytest.raises(ValueError, match="props has batch"):
+        V.verify_many(params, V.linf_ball(np.zeros((3, 2)), 0.1), V.robustness_properties(np.zeros(4, int), 2))
+    with pytest.raises(ValueError, match="props.c"):
+        V.verify_many(params, V.linf_ball(np.zeros((3, 2)), 0.1), V.argmax_is(0, 3))
+    with pytest.raises(ValueError, match="method"):
+        V.verify_many(params, V.linf_ball(np.zeros((3, 2)), 0.1), prop, method="milp")
+    with pytest.raises(ValueError, match="prop.c has batch"):
+        V.property_bounds(params, V.linf_ball(np.zeros((3, 2)), 0.1), V.robustness_properties(np.zeros(4, int), 2))
+    with pytest.raises(ValueError, match=r"params\[0\] must have finite"):
+        V.verify([{"w": np.full((2, 2), np.nan), "b": np.zeros(2)}], box, prop, "crown")
+    with pytest.raises(ValueError, match="prop must be"):
+        V.verify(params, box, "argmax 0", "crown")
+
+
+def test_verify_many_statuses_match_verify_one_box_at_a_time():
+    params = _random_net(2, (2, 8, 8, 2))
+    x = 2 * np.random.default_rng(6).normal(size=(12, 2))
+    labels = train.predict(params, x)
+    boxes, props = V.linf_ball(x, 0.4), V.robustness_properties(labels, 2)
+    many = V.verify_many(params, boxes, props, key=jax.random.key(0))
+    one = [V.verify(params, V.Box(boxes.lower[i], boxes.upper[i]), V.Property(props.c[i], props.d[i], props.groups),
+                    "milp").status for i in range(12)]
+    assert list(many["status"]) == one and {"verified", "falsified"} <= set(one)
+    for i in np.flatnonzero(many["status"] == "falsified"):
+        cex = many["counterexample"].iloc[i]
+        assert np.all(cex >= boxes.lower[i]) and np.all(cex <= boxes.upper[i])
+        assert V.property_margin(params, cex, V.Property(props.c[i], props.d[i], props.groups)) <= 0
+
+
+# ----------------------------------------------------------------------------- fitting (mesalib.train)
 
 def test_fit_mlp_learns_two_moons_and_smoke_config():
     from mesalib import datasets
     x, y = datasets.two_moons(jax.random.key(0), 200, 0.1)
-    cfg = V.FitConfig().smoke()
-    assert cfg.steps < V.FitConfig().steps and cfg._replace(steps=V.FitConfig().steps) == V.FitConfig()
-    params, losses = V.fit_mlp(jax.random.key(1), x, y, cfg)
+    cfg = train.FitConfig().smoke()
+    assert cfg.steps < train.FitConfig().steps and cfg._replace(steps=train.FitConfig().steps) == train.FitConfig()
+    params, losses = train.fit_mlp(jax.random.key(1), x, y, cfg)
     assert losses.shape == (cfg.steps,) and losses[-1] < 0.5 * losses[0]
-    assert (V.predict(params, x) == np.asarray(y)).mean() > 0.9
+    assert (train.predict(params, x) == np.asarray(y)).mean() > 0.9
     with pytest.raises(ValueError, match="targets"):
-        V.fit_mlp(jax.random.key(1), x, y[:5], cfg)
+        train.fit_mlp(jax.random.key(1), x, y[:5], cfg)
+    with pytest.raises(ValueError, match="config.steps"):
+        train.fit_mlp(jax.random.key(1), x, y, cfg._replace(steps=0))
+    with pytest.raises(ValueError, match="key"):
+        train.fit_mlp(1, x, y, cfg)
 
 
-def test_wilson_interval():
-    lo, hi = V.wilson(50, 100)
-    assert lo == pytest.approx(0.4038, abs=1e-3) and hi == pytest.approx(0.5962, abs=1e-3)
-    lo, hi = V.wilson(100, 100)
-    assert hi == pytest.approx(1.0) and lo == pytest.approx(0.963, abs=1e-3)
+def test_fit_mlp_compiles_once_per_shape_and_setting():
+    from mesalib import datasets
+    x, y = datasets.two_moons(jax.random.key(0), 64, 0.1)
+    cfg = train.FitConfig(hidden=(8,), steps=20)
+    train.fit_mlp(jax.random.key(1), x, y, cfg)
+    before = train._scan_chunk._cache_size()
+    x2, y2 = datasets.two_moons(jax.random.key(2), 64, 0.1)
+    train.fit_mlp(jax.random.key(3), x2, y2, cfg)
+    assert train._scan_chunk._cache_size() == before
 
+
+def test_predict_matches_a_float64_forward_pass():
+    params = _random_net(0, (3, 8, 8, 4))
+    x = np.random.default_rng(0).normal(size=(50, 3))
+    np.testing.assert_array_equal(train.predict(params, x), V.forward(V.check_params(params), x).argmax(1))
+    with pytest.raises(ValueError, match="x must have shape"):
+        train.predict(params, x[:, :2])
+    with pytest.raises(ValueError, match="params"):
+        train.predict({"w": 1}, x)
+
+
+# ----------------------------------------------------------------------------- the chapter's probe
 
 def test_probe_network_recovers_a_linear_readout():
     params = _random_net(0, (3, 8, 8, 2))
     x = np.random.default_rng(0).normal(size=(300, 3))
     h1 = np.maximum(x @ np.asarray(params[0]["w"]) + np.asarray(params[0]["b"]), 0)
     target = h1 @ np.arange(8.0) + 0.5
-    probe, r2 = V.probe_network(params, 1, x, target)
+    probe, r2 = chapter.probe_network(params, 1, x, target)
     assert r2 == pytest.approx(1.0, abs=1e-9) and len(probe) == 2
-    np.testing.assert_allclose(V._forward_np(V._params_numpy(probe), x)[:, 0], target, atol=1e-8)
+    np.testing.assert_allclose(V.forward(V.check_params(probe), x)[:, 0], target, atol=1e-8)
     with pytest.raises(ValueError, match="layer"):
-        V.probe_network(params, 3, x, target)
+        chapter.probe_network(params, 3, x, target)

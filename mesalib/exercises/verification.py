@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from mesalib import datasets
 from mesalib import verify as V
 
 # Exercise 1's network: y = relu(x0 + x1) + relu(x0 - x1) on the box [-1, 1]^2.
@@ -38,8 +39,12 @@ def check_hand_bounds(answer) -> bool:
     return True
 
 
+TOWARD_GOAL = ("down", "left")   # Exercise 2: for goals down and to the left, the action should be one of these
+
+
 def check_toward_goal_property(prop) -> bool:
-    """prop: a Property saying "the chosen action (argmax of 4 outputs: up, down, left, right) is down or left"."""
+    """prop: a Property saying "the chosen action (argmax of the 4 outputs, in ``datasets.ACTIONS``
+    order) is down or left"."""
     if not isinstance(prop, V.Property):
         return _fail("Build a mesalib.verify.Property (hint: verify.argmax_in).")
     try:
@@ -49,9 +54,11 @@ def check_toward_goal_property(prop) -> bool:
         got = V.property_margin(ident, y, prop) > 0
     except ValueError as e:
         return _fail(f"That property cannot be evaluated on 4 outputs: {e}")
-    want = np.isin(y.argmax(1), [1, 2])
+    allowed = [datasets.ACTIONS.index(name) for name in TOWARD_GOAL]
+    want = np.isin(y.argmax(1), allowed)
     if np.array_equal(got, want):
-        print("Correct: the property holds exactly when the argmax is down (1) or left (2).")
+        print(f"Correct: the property holds exactly when the argmax is {TOWARD_GOAL[0]} ({allowed[0]}) "
+              f"or {TOWARD_GOAL[1]} ({allowed[1]}).")
         return True
     bad = y[np.flatnonzero(got != want)[0]]
     return _fail(f"Not yet: for outputs {np.round(bad, 2)} (argmax {int(bad.argmax())}) your property says "

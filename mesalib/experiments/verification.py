@@ -1,0 +1,485 @@
+"""Chapter 5 (verification): what can be proved about a small network, and what cannot yet be stated.
+
+Each section of the chapter is one function of the chapter's key (``SEED = 0``), split once by
+:func:`keys`: the two-moons network (:func:`run_network`), one point asked four ways
+(:func:`run_four_ways`), the robustness ladder (:func:`run_ladder`), the status map
+(:func:`run_grid`), the hazard-task policy (:func:`run_policy`), its safety under observation
+noise (:func:`run_noise`) and the candidate "signs of optimization" (:func:`run_candidates`).
+The notebook and ``tests/test_claims_ch05.py`` call the same functions, the tests with
+``Config().test()``; with ``MESALIB_SMOKE=1`` every section runs ``Config().smoke()``.
+"""
+from __future__ import annotations
+
+import time
+from typing import NamedTuple
+
+import jax
+import numpy as np
+import pandas as pd
+
+from mesalib import datasets, stats, train, validate, verify
+
+STATUS_NAMES = {"verified": "certified by exact only", "falsified": "falsified by exact only"}
+
+
+class LadderConfig(NamedTuple):
+    """Demonstration 1: the robustness ladder on two moons (data, network, radii, the map)."""
+    n_train: int = 400
+    n_test: int = 100
+    noise: float = 0.1
+    fit: train.FitConfig = train.FitConfig(hidden=(16, 16), steps=3000)
+    eps_grid: tuple = (0.05, 0.1, 0.2, 0.3)
+    pgd_steps: int = 40
+    pgd_restarts: int = 4
+    time_limit: float = 30.0        # seconds per MILP query
+    example_point: int = 2          # the test point asked four ways ...
+    example_eps: float = 0.3        # ... at this radius
+    grid_eps: float = 0.2           # the status map's radius
+    grid_resolution: int = 40       # its cells per axis
+    grid_time_limit: float = 10.0
+
+    def full(self) -> "LadderConfig":
+        """The full sweep recorded in the text (twice the points, twice the radii)."""
+        return self._replace(n_test=200, eps_grid=(0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4))
+
+    def smoke(self) -> "LadderConfig":
+        return self._replace(n_test=30, fit=self.fit.smoke(), eps_grid=(0.1, 0.3), grid_resolution=8)
+
+    def validated(self) -> "LadderConfig":
+        validate.integer("n_train", self.n_train, minimum=2)
+        validate.integer("n_test", self.n_test, minimum=2)
+        validate.real("noise", self.noise, low=0.0)
+        eps = tuple(validate.real(f"eps_grid[{i}]", e, low=0.0) for i, e in enumerate(self.eps_grid))
+        if not eps:
+            raise ValueError("eps_grid must list at least one radius")
+        validate.integer("pgd_steps", self.pgd_steps, minimum=1)
+        validate.integer("pgd_restarts", self.pgd_restarts, minimum=1)
+        validate.real("time_limit", self.time_limit, low=0.0, low_open=True)
+        validate.integer("example_point", self.example_point, minimum=0, maximum=self.n_test - 1)
+        validate.real("example_eps", self.example_eps, low=0.0)
+        validate.real("grid_eps", self.grid_eps, low=0.0)
+        validate.integer("grid_resolution", self.grid_resolution, minimum=2, maximum=70)
+        validate.real("grid_time_limit", self.grid_time_limit, low=0.0, low_open=True)
+        if not isinstance(self.fit, train.FitConfig):
+            raise ValueError(f"fit must be a train.FitConfig, got {type(self.fit).__name__}")
+        return self._replace(eps_grid=eps, fit=self.fit.validated())
+
+
+class PolicyConfig(NamedTuple):
+    """Demonstrations 2 and 3: the hazard-task policy, the noise radii, the goal probe."""
+    radius: int = 3                  # hazard and goal within this many steps in each coordinate
+    fit: train.FitConfig = train.POLICY_FIT
+    deltas: tuple = (0.1, 0.25)      # observation noise (L-infinity) around each real observation
+    probe_layer: int = 2             # the probe reads this hidden layer ...
+    probe_delta: float = 0.1         # ... for inputs this close to an observation with the hazard right
+    probe_tolerance: float = 0.5     # ... and must read the goal's x-offset this closely
+    time_limit: float = 30.0
+
+    def smoke(self) -> "PolicyConfig":
+        return self._replace(fit=self.fit.smoke())
+
+    def validated(self) -> "PolicyConfig":
+        validate.integer("radius", self.radius, minimum=1, maximum=10)
+        deltas = tuple(validate.real(f"deltas[{i}]", d, low=0.0) for i, d in enumerate(self.deltas))
+        if not deltas:
+            raise ValueError("deltas must list at least one noise radius")
+        validate.integer("probe_layer", self.probe_layer, minimum=1, maximum=len(self.fit.hidden))
+        validate.real("probe_delta", self.probe_delta, low=0.0)
+        validate.real("probe_tolerance", self.probe_tolerance, low=0.0, low_open=True)
+        validate.real("time_limit", self.time_limit, low=0.0, low_open=True)
+        if not isinstance(self.fit, train.FitConfig):
+            raise ValueError(f"fit must be a train.FitConfig, got {type(self.fit).__name__}")
+        return self._replace(deltas=deltas, fit=self.fit.validated())
+
+
+class Config(NamedTuple):
+    """The chapter's settings: Demonstration 1 (``ladder``) and Demonstrations 2-3 (``policy``)."""
+    ladder: LadderConfig = LadderConfig()
+    policy: PolicyConfig = PolicyConfig()
+
+    def full(self) -> "Config":
+        """``FULL_SWEEP = True``: 200 test points and 8 radii in the ladder."""
+        return self._replace(ladder=self.ladder.full())
+
+    def test(self) -> "Config":
+        """Claim tests: the ladder at its two largest radii (0.2 and 0.3), the rest as in the book."""
+        return self._replace(ladder=self.ladder._replace(eps_grid=(0.2, 0.3)))
+
+    def smoke(self) -> "Config":
+        """Seconds (MESALIB_SMOKE=1): 30 test points, two radii, short fits, a coarse map."""
+        return self._replace(ladder=self.ladder.smoke(), policy=self.policy.smoke())
+
+    def validated(self) -> "Config":
+        if not isinstance(self.ladder, LadderConfig):
+            raise ValueError(f"ladder must be a LadderConfig, got {type(self.ladder).__name__}")
+        if not isinstance(self.policy, PolicyConfig):
+            raise ValueError(f"policy must be a PolicyConfig, got {type(self.policy).__name__}")
+        return self._replace(ladder=self.ladder.validated(), policy=self.policy.validated())
+
+
+class Keys(NamedTuple):
+    train: jax.Array        # two-moons training data
+    test: jax.Array         # two-moons test points
+    fit: jax.Array          # the two-moons network's initialization
+    ladder: jax.Array       # PGD in the ladder
+    grid: jax.Array         # PGD in the status map
+    policy: jax.Array       # the hazard policy's initialization
+    noise: jax.Array        # PGD in the noise checks
+    example: jax.Array      # PGD on the point asked four ways
+    candidates: jax.Array   # PGD in the candidate checks
+    exercises: jax.Array    # for the reader's own checks in the exercises
+
+
+def keys(key) -> Keys:
+    """The chapter's one split of its key. (With JAX's default partitionable threefry, appending
+    names at the end leaves the keys before them unchanged.)"""
+    validate.prng_key("key", key)
+    return Keys(*jax.random.split(key, len(Keys._fields)))
+
+
+def _prepare(config: Config) -> Config:
+    if not isinstance(config, Config):
+        raise ValueError(f"config must be a verification.Config, got {type(config).__name__}")
+    return train.smoke_config(config).validated()
+
+
+# --------------------------------------------------------------------------------------------- Demonstration 1
+
+class Network(NamedTuple):
+    """The two-moons classifier and its data (arrays as NumPy)."""
+    x_train: np.ndarray      # (n_train, 2)
+    y_train: np.ndarray      # (n_train,)
+    x_test: np.ndarray       # (n_test, 2)
+    y_test: np.ndarray       # (n_test,)
+    params: list             # 2-16-16-2 MLP
+    losses: np.ndarray       # (steps,)
+    predicted: np.ndarray    # (n_test,) the network's own labels, the ones the ladder checks
+
+
+def run_network(key, config: Config = Config(), progress: bool | str = False) -> Network:
+    """Two moons (training and test points) and a 2-16-16-2 ReLU network fitted to them."""
+    config, k = _prepare(config), keys(key)
+    c = config.ladder
+    x_train, y_train = datasets.two_moons(k.train, c.n_train, c.noise)
+    x_test, y_test = datasets.two_moons(k.test, c.n_test, c.noise)
+    params, losses = train.fit_mlp(k.fit, x_train, y_train, c.fit, progress=progress)
+    return Network(np.asarray(x_train), np.asarray(y_train), np.asarray(x_test), np.asarray(y_test), params,
+                   np.asarray(losses), train.predict(params, x_test))
+
+
+def run_four_ways(key, network: Network, config: Config = Config()) -> pd.DataFrame:
+    """One test point (``example_point`` at radius ``example_eps``) asked by IBP, CROWN, PGD and
+    the MILP: one row per method with its status and margin."""
+    config, k = _prepare(config), keys(key)
+    c = config.ladder
+    i = c.example_point
+    box = verify.linf_ball(network.x_test[i], c.example_eps)
+    prop = verify.argmax_is(int(network.predicted[i]), 2)
+    rows = []
+    for method in ("ibp", "crown", "pgd", "milp"):
+        r = verify.verify(network.params, box, prop, method, key=k.example)
+        rows.append({"method": method, "status": r.status, "margin": r.margin})
+    return pd.DataFrame(rows)
+
+
+def format_four_ways(frame: pd.DataFrame) -> str:
+    """The four answers as lines 'method: status  margin m' (margins to 2 significant digits)."""
+    return "\n".join(f"{r.method:>5}: {r.status:9}" + (f"  margin {r.margin:.2g}" if np.isfinite(r.margin) else "")
+                     for r in frame.itertuples())
+
+
+class Ladder(NamedTuple):
+    points: pd.DataFrame     # one row per (eps, point): ibp, crown, pgd_falsified, exact, exact_margin
+    times: pd.DataFrame      # ms per point per (eps, method)
+    summary: pd.DataFrame    # fractions certified with Wilson intervals (see ladder_summary)
+
+
+def run_ladder(key, network: Network, config: Config = Config()) -> Ladder:
+    """The ladder: every test point at every radius of ``eps_grid`` by IBP, CROWN, PGD and the MILP."""
+    config, k = _prepare(config), keys(key)
+    c = config.ladder
+    points, times = ladder(k.ladder, network.params, network.x_test, network.predicted, c.eps_grid,
+                           c.pgd_steps, c.pgd_restarts, c.time_limit)
+    return Ladder(points, times, ladder_summary(points))
+
+
+def run_grid(key, network: Network, config: Config = Config()) -> pd.DataFrame:
+    """The status map: robustness of the predicted class on a grid over [-2, 2]^2 at ``grid_eps``."""
+    config, k = _prepare(config), keys(key)
+    c = config.ladder
+    return status_grid(k.grid, network.params, c.grid_eps, resolution=c.grid_resolution,
+                       time_limit=c.grid_time_limit)
+
+
+def point_frame(network: Network) -> pd.DataFrame:
+    """The test points with their predicted labels (columns x0, x1, label), to draw on the map."""
+    return pd.DataFrame({"x0": network.x_test[:, 0], "x1": network.x_test[:, 1], "label": network.predicted})
+
+
+def _timed(fn, *args):
+    t0 = time.perf_counter()
+    out = fn(*args)
+    return out, time.perf_counter() - t0
+
+
+def ladder(key, params, x, labels, eps_grid, pgd_steps: int = 40, pgd_restarts: int = 4,
+           time_limit: float = 30.0, exact: bool = True):
+    """Robustness of (x, labels) in L-infinity balls of each radius, by every method.
+
+    Returns (points, times): ``points`` has one row per (eps, point) with booleans ``ibp``,
+    ``crown`` (certified), ``pgd_falsified``, the exact status and the exact margin; ``times``
+    has seconds per point for each method and eps (first calls compile outside the timing).
+    """
+    validate.prng_key("key", key)
+    p = verify.check_params(params)
+    x = np.asarray(x, np.float64)
+    labels = np.asarray(labels)
+    if x.ndim != 2 or x.shape[1] != p[0]["w"].shape[0]:
+        raise ValueError(f"x must have shape (n, {p[0]['w'].shape[0]}), got {x.shape}")
+    if labels.shape != x.shape[:1]:
+        raise ValueError(f"labels must have shape ({x.shape[0]},), got {labels.shape}")
+    eps_grid = [validate.real(f"eps_grid[{i}]", e, low=0.0) for i, e in enumerate(np.atleast_1d(eps_grid).tolist())]
+    pgd_steps = validate.integer("pgd_steps", pgd_steps, minimum=1)
+    pgd_restarts = validate.integer("pgd_restarts", pgd_restarts, minimum=1)
+    time_limit = validate.real("time_limit", time_limit, low=0.0, low_open=True)
+    k = p[-1]["w"].shape[1]
+    props = verify.robustness_properties(labels, k)
+    # One key per radius and one for the warm-up (the radii's keys do not depend on the extra one).
+    *eps_keys, k_warm = jax.random.split(key, len(eps_grid) + 1)
+    # Warm up (compile) every batched function once at the real batch size.
+    warm = verify.linf_ball(x, 0.0)
+    for m in ("ibp", "crown"):
+        verify.property_bounds(p, warm, props, m)
+    verify.pgd_attack(k_warm, p, warm, props, pgd_steps, pgd_restarts)
+    if exact:
+        verify.exact_check(p, verify.Box(warm.lower[0], warm.upper[0]),
+                           verify.Property(props.c[0], props.d[0], props.groups))
+    rows, times = [], []
+    for e, k_e in zip(eps_grid, eps_keys):
+        box = verify.linf_ball(x, e)
+        (ibp_lo, _), t_ibp = _timed(verify.property_bounds, p, box, props, "ibp")
+        (crown_lo, _), t_crown = _timed(verify.property_bounds, p, box, props, "crown")
+        (_, pgd_m), t_pgd = _timed(verify.pgd_attack, k_e, p, box, props, pgd_steps, pgd_restarts)
+        ibp_ok = verify.certified_margin(ibp_lo, props.groups) > 0
+        crown_ok = verify.certified_margin(crown_lo, props.groups) > 0
+        statuses, margins, ex_times = [], [], []
+        for i in range(len(x)):
+            if not exact:
+                statuses.append("not run")
+                margins.append(np.nan)
+                continue
+            # Every point goes to the solver (no skipping what CROWN certified), so the timing is
+            # the solver's own and the ordering bound <= exact is a real check.
+            r = verify.exact_check(p, verify.Box(box.lower[i], box.upper[i]),
+                                   verify.Property(props.c[i], props.d[i], props.groups),
+                                   time_limit=time_limit, skip_certified=False)
+            statuses.append(r.status)
+            margins.append(r.margin)
+            ex_times.append(r.seconds)
+        for i in range(len(x)):
+            rows.append({"eps": e, "point": i, "ibp": bool(ibp_ok[i]), "crown": bool(crown_ok[i]),
+                         "pgd_falsified": bool(pgd_m[i] <= 0), "exact": statuses[i], "exact_margin": margins[i]})
+        n = len(x)
+        times += [{"eps": e, "method": "IBP", "ms_per_point": 1e3 * t_ibp / n},
+                  {"eps": e, "method": "CROWN", "ms_per_point": 1e3 * t_crown / n},
+                  {"eps": e, "method": "PGD", "ms_per_point": 1e3 * t_pgd / n}]
+        if ex_times:
+            times.append({"eps": e, "method": "exact (MILP)", "ms_per_point": 1e3 * float(np.median(ex_times)),
+                          "ms_max": 1e3 * float(np.max(ex_times))})
+    return pd.DataFrame(rows), pd.DataFrame(times)
+
+
+def ladder_summary(points: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
+    """Fraction of points certified by IBP, CROWN, the exact method and not falsified by PGD, per eps,
+    with Wilson intervals over the test points (long format: eps, method, fraction, low, high, n)."""
+    out = []
+    for e, g in points.groupby("eps"):
+        n = len(g)
+        cols = {"IBP": g["ibp"], "CROWN": g["crown"], "exact (MILP)": g["exact"] == "verified",
+                "not falsified by PGD": ~g["pgd_falsified"]}
+        for name, v in cols.items():
+            if name == "exact (MILP)" and (g["exact"] == "not run").all():
+                continue
+            k = int(v.sum())
+            lo, hi = stats.wilson(k, n, level=level)
+            out.append({"eps": e, "method": name, "fraction": k / n, "low": float(lo), "high": float(hi), "n": n})
+    return pd.DataFrame(out)
+
+
+def ladder_checks(points: pd.DataFrame) -> dict:
+    """The ladder's point-by-point checks: counts that soundness forces to zero, and two that luck does."""
+    exact_ok = points["exact"] == "verified"
+    return {"certified by a bound method but not by the exact method": int(((points["ibp"] | points["crown"]) & ~exact_ok).sum()),
+            "certified exactly but falsified by PGD": int((exact_ok & points["pgd_falsified"]).sum()),
+            "real counterexamples that PGD missed": int((~exact_ok & ~points["pgd_falsified"]).sum()),
+            "points the MILP left undecided": int((~points["exact"].isin(["verified", "falsified"])).sum())}
+
+
+def status_grid(key, params, eps, lower=(-2.0, -2.0), upper=(2.0, 2.0), resolution: int = 40,
+                exact: bool = True, time_limit: float = 10.0) -> pd.DataFrame:
+    """Robustness status of the predicted class at every point of a 2-D grid, for one eps.
+
+    status: "certified by CROWN", "certified by exact only", "falsified by PGD", "falsified by exact
+    only", or "unknown" (exact not run or timed out). Returns columns x0, x1, predicted, status.
+    """
+    validate.prng_key("key", key)
+    p = verify.check_params(params)
+    if p[0]["w"].shape[0] != 2:
+        raise ValueError(f"params must be a network with 2 inputs, got {p[0]['w'].shape[0]}")
+    resolution = validate.integer("resolution", resolution, minimum=2, maximum=70)
+    eps = validate.real("eps", eps, low=0.0)
+    g0 = np.linspace(lower[0], upper[0], resolution)
+    g1 = np.linspace(lower[1], upper[1], resolution)
+    pts = np.stack(np.meshgrid(g0, g1, indexing="ij"), -1).reshape(-1, 2)
+    pred = train.predict(params, pts)
+    props = verify.robustness_properties(pred, p[-1]["w"].shape[1])
+    box = verify.linf_ball(pts, eps)
+    lo, _ = verify.property_bounds(p, box, props, "crown")
+    crown_ok = verify.certified_margin(lo, props.groups) > 0
+    _, pgd_m = verify.pgd_attack(key, p, box, props)
+    status = np.where(crown_ok, "certified by CROWN", np.where(pgd_m <= 0, "falsified by PGD", "unknown")).astype(object)
+    if exact:
+        for i in np.flatnonzero(status == "unknown"):
+            r = verify.exact_check(p, verify.Box(box.lower[i], box.upper[i]),
+                                   verify.Property(props.c[i], props.d[i], props.groups), time_limit=time_limit)
+            status[i] = STATUS_NAMES.get(r.status, "unknown")
+    return pd.DataFrame({"x0": pts[:, 0], "x1": pts[:, 1], "predicted": pred, "status": status})
+
+
+# --------------------------------------------------------------------------------------------- Demonstration 2
+
+class Policy(NamedTuple):
+    """The hazard-task policy: every observation, its optimal actions, the fitted network."""
+    obs: np.ndarray          # (n, 4) float32: hazard (dx, dy), goal (dx, dy)
+    optimal: np.ndarray      # (n, 4) bool, actions in datasets.ACTIONS order
+    params: list             # 4-16-16-4 MLP
+    losses: np.ndarray       # (steps,)
+    action: np.ndarray       # (n,) the policy's action on each observation
+
+
+def run_policy(key, config: Config = Config(), progress: bool | str = False) -> Policy:
+    """Fit the policy by imitation: the target is uniform over the optimal actions of each observation."""
+    config, k = _prepare(config), keys(key)
+    obs, optimal = datasets.hazard_world(config.policy.radius)
+    target = (optimal / optimal.sum(1, keepdims=True)).astype(np.float32)
+    params, losses = train.fit_mlp(k.policy, obs, target, config.policy.fit, progress=progress)
+    return Policy(obs, optimal, params, np.asarray(losses), train.predict(params, obs))
+
+
+def adjacent(obs, action: int) -> np.ndarray:
+    """(n,) bool: the observations whose hazard is one step away in the direction of ``action``."""
+    return np.all(np.asarray(obs)[:, :2] == datasets.MOVES[action], axis=1)
+
+
+def optimal_fraction(policy: Policy) -> float:
+    """Share of observations where the policy's action is one of the optimal ones."""
+    return float(policy.optimal[np.arange(len(policy.obs)), policy.action].mean())
+
+
+def hazard_table(policy: Policy) -> pd.DataFrame:
+    """Per hazard direction: the observations with the hazard adjacent there, and how often the
+    policy steps into it."""
+    rows = []
+    for a, name in enumerate(datasets.ACTIONS):
+        near = adjacent(policy.obs, a)
+        rows.append({"hazard": name, "observations": int(near.sum()), "steps into it": int((policy.action[near] == a).sum())})
+    return pd.DataFrame(rows)
+
+
+def whole_box_checks(policy: Policy, config: Config = Config()) -> pd.DataFrame:
+    """"Never steps into an adjacent hazard, for every goal offset in [-r, r]^2", one MILP per
+    direction, with the counterexample's goal offset (rounded to 0.1) when there is one."""
+    config = _prepare(config)
+    r = float(config.policy.radius)
+    rows = []
+    for a, move in enumerate(datasets.MOVES):
+        box = verify.Box(np.r_[move, -r, -r], np.r_[move, r, r])
+        res = verify.verify(policy.params, box, verify.argmax_not(a, 4), method="milp",
+                            time_limit=config.policy.time_limit)
+        goal = None if res.counterexample is None else tuple(np.round(res.counterexample[2:], 1) + 0.0)
+        rows.append({"hazard": datasets.ACTIONS[a], "never steps into it": res.status,
+                     "counterexample goal offset": goal})
+    return pd.DataFrame(rows)
+
+
+class Noise(NamedTuple):
+    table: pd.DataFrame      # (δ, hazard, verified, falsified, unknown)
+    results: dict            # (δ, hazard name) -> verify_many's frame, one row per observation
+    observations: dict       # hazard name -> (n, 4) the observations with that hazard adjacent
+
+
+def run_noise(key, policy: Policy, config: Config = Config()) -> Noise:
+    """"Never steps into the adjacent hazard" for every input within δ of each real observation with
+    an adjacent hazard (one box per observation), cheapest method first."""
+    config, k = _prepare(config), keys(key)
+    pairs = [(delta, a) for delta in config.policy.deltas for a in range(len(datasets.ACTIONS))]
+    rows, results = [], {}
+    observations = {name: policy.obs[adjacent(policy.obs, a)] for a, name in enumerate(datasets.ACTIONS)}
+    for (delta, a), k_check in zip(pairs, jax.random.split(k.noise, len(pairs))):
+        name = datasets.ACTIONS[a]
+        res = verify.verify_many(policy.params, verify.linf_ball(observations[name], delta), verify.argmax_not(a, 4),
+                                 key=k_check, time_limit=config.policy.time_limit)
+        results[(delta, name)] = res
+        rows.append({"δ": delta, "hazard": name, **{s: int((res["status"] == s).sum()) for s in verify.STATUSES}})
+    return Noise(pd.DataFrame(rows), results, observations)
+
+
+def counterexample(policy: Policy, noise: Noise, delta: float, hazard: str = "right"):
+    """The first counterexample of the noise check (δ, hazard): (real observation, counterexample,
+    the action there), or None if that check found none."""
+    res = noise.results[(delta, hazard)]
+    found = np.flatnonzero(res["status"] == "falsified")
+    if not len(found):
+        return None
+    i = int(found[0])
+    cex = res["counterexample"].iloc[i]
+    return noise.observations[hazard][i], cex, datasets.ACTIONS[int(train.predict(policy.params, cex[None])[0])]
+
+
+# --------------------------------------------------------------------------------------------- Demonstration 3
+
+def probe_network(params, layer: int, x, target):
+    """Fit a least-squares linear probe of hidden layer ``layer``'s post-ReLU activations to ``target``.
+
+    x: (n, d); target: (n,). Returns (probe_params, r2): ``probe_params`` is an MLP whose single
+    output is the probe's reading, so a proposition about the probe is an output property.
+    (This joins ``mesalib/probes.py``, the library's probes module, when that module exists.)
+    """
+    p = verify.check_params(params)
+    layer = validate.integer("layer", layer, minimum=1, maximum=len(p) - 1)
+    x, target = np.asarray(x, np.float64), np.asarray(target, np.float64)
+    if x.ndim != 2 or x.shape[1] != p[0]["w"].shape[0] or target.shape != x.shape[:1]:
+        raise ValueError(f"x must be (n, {p[0]['w'].shape[0]}) and target (n,), got {x.shape} and {target.shape}")
+    h = x
+    for lay in p[:layer]:
+        h = np.maximum(h @ lay["w"] + lay["b"], 0.0)
+    design = np.concatenate([h, np.ones((len(h), 1))], axis=1)
+    coef, *_ = np.linalg.lstsq(design, target, rcond=None)
+    resid = target - design @ coef
+    r2 = 1.0 - resid.var() / target.var()
+    return p[:layer] + [{"w": coef[:-1, None], "b": coef[-1:]}], float(r2)
+
+
+def run_candidates(key, policy: Policy, config: Config = Config()) -> pd.DataFrame:
+    """Candidates 2-4 of Demonstration 3, stated as properties and decided: invariance to a hazard
+    behind the agent, goal-directedness in a region, and a linear probe of the goal's x-offset."""
+    config, k = _prepare(config), keys(key)
+    c = config.policy
+    k_invariance, k_region, k_probe = jax.random.split(k.candidates, 3)
+    up, right = datasets.ACTIONS.index("up"), datasets.ACTIONS.index("right")
+    checks = []
+    box = verify.Box(np.array([-3.0, -3.0, 2.0, 1.0]), np.array([-1.0, 3.0, 2.0, 1.0]))
+    a_star = int(train.predict(policy.params, ((box.lower + box.upper) / 2)[None])[0])
+    r = verify.verify(policy.params, box, verify.argmax_is(a_star, 4), "complete", key=k_invariance)
+    checks.append({"candidate": f"2. action is always '{datasets.ACTIONS[a_star]}' (hazard behind)", "result": r.status})
+    box = verify.Box(np.array([-3.0, -3.0, 1.0, 1.0]), np.array([-1.0, 3.0, 3.0, 3.0]))
+    r = verify.verify(policy.params, box, verify.argmax_in([up, right], 4), "complete", key=k_region)
+    checks.append({"candidate": "3. action is up or right (goal up-right, hazard behind)", "result": r.status})
+    probe, r2 = probe_network(policy.params, c.probe_layer, policy.obs, policy.obs[:, 2])
+    near = policy.obs[adjacent(policy.obs, right)]
+    g, tol = near[:, 2], c.probe_tolerance
+    tracks = verify.Property(np.broadcast_to([[1.0], [-1.0]], (len(g), 2, 1)), np.stack([tol - g, g + tol], 1), (0, 1))
+    res = verify.verify_many(probe, verify.linf_ball(near, c.probe_delta), tracks, key=k_probe, time_limit=c.time_limit)
+    checks.append({"candidate": f"4. probe (R² = {r2:.2f}) reads g_x within {tol:g}",
+                   "result": f"verified in {(res['status'] == 'verified').sum()} of {len(res)} boxes"})
+    return pd.DataFrame(checks)
