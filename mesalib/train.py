@@ -23,9 +23,10 @@ from typing import Any, Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from mesalib import validate
+from mesalib import nn, validate
 
 SMOKE_STEPS = 4  # with MESALIB_SMOKE=1, every training loop stops after this many updates
 
@@ -252,9 +253,7 @@ def seed_slice(tree, i: int):
 # --------------------------------------------------------------------------------------------- small classifiers
 # Full-batch fitting of a small ReLU MLP by cross-entropy (Chapter 5 trains its networks this way).
 
-import optax  # noqa: E402  (needed only by the classifier fitting below)
 
-from mesalib import nn  # noqa: E402
 
 
 class FitConfig(NamedTuple):
