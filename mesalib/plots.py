@@ -145,3 +145,22 @@ def table(df: pd.DataFrame, digits: int = 2):
         if pd.api.types.is_float_dtype(out[col]):
             out[col] = out[col].round(digits)
     return out
+
+
+def service_tree(nodes: pd.DataFrame, edges: pd.DataFrame, title: str = "") -> alt.Chart:
+    """A layered diagram: ``nodes`` (columns name, x, y, kind, note) drawn as labelled points
+    coloured by ``kind``; ``edges`` (columns x, y, x2, y2, kind) drawn as lines, dashed where
+    ``kind`` is "check". Used for the tree of services in which services train services."""
+    _check_columns(nodes, "name", "x", "y", "kind", "note")
+    _check_columns(edges, "x", "y", "x2", "y2", "kind")
+    n, e = round_frame(nodes), round_frame(edges)
+    axis = alt.Axis(labels=False, ticks=False, domain=False, grid=False, title=None)
+    lines = alt.Chart(e).mark_rule(color="#888", strokeWidth=1.5).encode(
+        x=alt.X("x:Q", axis=axis, scale=alt.Scale(domain=[-0.5, 4.5])),
+        y=alt.Y("y:Q", axis=axis, scale=alt.Scale(domain=[-0.6, 3.6])), x2="x2:Q", y2="y2:Q",
+        strokeDash=alt.condition(alt.datum.kind == "check", alt.value([4, 3]), alt.value([1, 0])))
+    points = alt.Chart(n).mark_circle(size=900, opacity=0.9).encode(
+        x="x:Q", y="y:Q", color=alt.Color("kind:N", title=None, legend=alt.Legend(orient="bottom", columns=2)),
+        tooltip=["name", "note"])
+    labels = alt.Chart(n).mark_text(dy=-26, fontSize=12).encode(x="x:Q", y="y:Q", text="name:N")
+    return alt.layer(lines, points, labels, title=title).properties(width=WIDTH + 120, height=HEIGHT + 60)
