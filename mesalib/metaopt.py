@@ -319,8 +319,31 @@ def regression_family(config: RegressionConfig = RegressionConfig()) -> TaskFami
     return _regression_family(config)
 
 
+def rescale_inputs(tasks, scale: float):
+    """Regression tasks ``(x, y)`` with the inputs multiplied by ``scale`` and the targets kept:
+    the same data in other units. The Hessian scales by ``scale**2``, the solution by ``1/scale``."""
+    scale = validate.real("scale", scale, low=0.0, low_open=True)
+    x, y = tasks
+    return x * scale, y
+
+
+def _regression_init(key, task):
+    return jnp.zeros(task[0].shape[-1:], task[0].dtype)
+
+
+def _regression_evaluate(w, task):
+    x, y = task
+    return 0.5 * jnp.mean((x @ w - y) ** 2)
+
+
+def _regression_loss(w, task, key):
+    return _regression_evaluate(w, task)
+
+
 @functools.lru_cache(maxsize=32)
 def _regression_family(config: RegressionConfig) -> TaskFamily:
+    # init, loss and evaluate do not depend on the config, so every regression family shares one
+    # compiled deployment (train_final passes the family without its sampler to jit)
     def sample(key, n):
         kx, kw, ke = jax.random.split(key, 3)
         x = config.input_scale * jax.random.normal(kx, (n, config.points, config.dim))
@@ -328,17 +351,7 @@ def _regression_family(config: RegressionConfig) -> TaskFamily:
         y = jnp.einsum("npd,nd->np", x, w) + config.noise * jax.random.normal(ke, (n, config.points))
         return x, y
 
-    def init(key, task):
-        return jnp.zeros((config.dim,))
-
-    def evaluate(w, task):
-        x, y = task
-        return 0.5 * jnp.mean((x @ w - y) ** 2)
-
-    def loss(w, task, key):
-        return evaluate(w, task)
-
-    return TaskFamily(sample, init, loss, evaluate)
+    return TaskFamily(sample, _regression_init, _regression_loss, _regression_evaluate)
 
 
 def _check_family(family):
@@ -382,46 +395,82 @@ def train_final(key, make_opt: Callable[[Any], optax.GradientTransformation], me
 
     ``make_opt`` is a fixed function (e.g. :func:`adam`, :func:`schedule_sgd`, or
     :func:`learned_optimizer_factory`'s result) and ``meta_params`` its traced argument (a step
-    size, a schedule, a network), so new intermediaries reuse the compiled program.
+    size, a schedule, a network); the tasks are traced too, so new intermediaries and families
+    that share their loss functions reuse one compiled program.
     Returns losses ``(num_tasks, num_steps + 1)``.
     """
     validate.prng_key("key", key)
+    _check_deploy(make_opt, family)
+    num_tasks = validate.integer("num_tasks", num_tasks, minimum=1)
+    num_steps = validate.integer("num_steps", num_steps, minimum=1)
+    k_tasks, k_train = jax.random.split(key)
+    return _deploy(k_train, make_opt, meta_params, family._replace(sample=None),
+                   _sample(k_tasks, family.sample, num_tasks), num_steps)
+
+
+def _check_deploy(make_opt, family):
     if not callable(make_opt):
         raise ValueError(f"make_opt must be a function meta_params -> optax.GradientTransformation, got {make_opt!r}")
     _check_family(family)
+
+
+@functools.partial(jax.jit, static_argnums=(1, 3, 5))
+def _deploy(key, make_opt, meta_params, family, tasks, num_steps):
+    return unrolled_losses(key, make_opt(meta_params), family, tasks, num_steps)
+
+
+def sample_seeds(keys, family: TaskFamily, num_tasks: int):
+    """``num_tasks`` tasks of ``family`` per key: a pytree with leading axes ``(seeds, num_tasks)``."""
+    keys = validate.key_batch("keys", keys)
+    _check_family(family)
     num_tasks = validate.integer("num_tasks", num_tasks, minimum=1)
+    return _sample_seeds(keys, family.sample, num_tasks)
+
+
+def deploy_seeds(keys, make_opt: Callable[[Any], optax.GradientTransformation], meta_params,
+                 family: TaskFamily, tasks, num_steps: int):
+    """Train final services on given ``tasks`` (leading axes ``(seeds, tasks)``) with intermediary
+    ``make_opt(meta_params[i])`` for seed ``i``, all in one compiled program (per ``make_opt``,
+    loss functions, shapes and ``num_steps``). Returns losses ``(seeds, tasks, num_steps + 1)``."""
+    keys = validate.key_batch("keys", keys)
+    _check_deploy(make_opt, family)
+    for name, tree in (("meta_params", meta_params), ("tasks", tasks)):
+        for i, leaf in enumerate(jax.tree_util.tree_leaves(tree)):
+            if np.ndim(leaf) == 0 or np.shape(leaf)[0] != keys.shape[0]:
+                raise ValueError(f"every leaf of {name} needs a leading axis of length {keys.shape[0]} (one per key); "
+                                 f"leaf {i} has shape {np.shape(leaf)}")
     num_steps = validate.integer("num_steps", num_steps, minimum=1)
-    return _train_final(key, make_opt, meta_params, family, num_tasks, num_steps)
-
-
-def _final(key, make_opt, meta_params, family, num_tasks, num_steps):
-    k_tasks, k_train = jax.random.split(key)
-    return unrolled_losses(k_train, make_opt(meta_params), family, family.sample(k_tasks, num_tasks), num_steps)
-
-
-_train_final = jax.jit(_final, static_argnums=(1, 3, 4, 5))
+    return _deploy_seeds(keys, make_opt, meta_params, family._replace(sample=None), tasks, num_steps)
 
 
 def train_final_seeds(keys, make_opt: Callable[[Any], optax.GradientTransformation], meta_params,
                       family: TaskFamily, num_tasks: int, num_steps: int):
-    """:func:`train_final` for many intermediaries at once, in one compiled program: ``keys:
-    (seeds,)`` and ``meta_params`` with a leading seed axis. Returns ``(seeds, num_tasks, num_steps + 1)``."""
+    """:func:`train_final` for many intermediaries at once: ``keys: (seeds,)`` and ``meta_params``
+    with a leading seed axis; fresh tasks per seed. Returns ``(seeds, num_tasks, num_steps + 1)``."""
     keys = validate.key_batch("keys", keys)
-    if not callable(make_opt):
-        raise ValueError(f"make_opt must be a function meta_params -> optax.GradientTransformation, got {make_opt!r}")
-    _check_family(family)
-    for i, leaf in enumerate(jax.tree_util.tree_leaves(meta_params)):
-        if np.ndim(leaf) == 0 or np.shape(leaf)[0] != keys.shape[0]:
-            raise ValueError(f"every leaf of meta_params needs a leading axis of length {keys.shape[0]} (one per key); "
-                             f"leaf {i} has shape {np.shape(leaf)}")
-    num_tasks = validate.integer("num_tasks", num_tasks, minimum=1)
-    num_steps = validate.integer("num_steps", num_steps, minimum=1)
-    return _train_final_seeds(keys, make_opt, meta_params, family, num_tasks, num_steps)
+    split = jax.vmap(jax.random.split)(keys)
+    tasks = sample_seeds(split[:, 0], family, num_tasks)
+    return deploy_seeds(split[:, 1], make_opt, meta_params, family, tasks, num_steps)
 
 
-@functools.partial(jax.jit, static_argnums=(1, 3, 4, 5))
-def _train_final_seeds(keys, make_opt, meta_params, family, num_tasks, num_steps):
-    return jax.vmap(lambda k, m: _final(k, make_opt, m, family, num_tasks, num_steps))(keys, meta_params)
+@functools.partial(jax.jit, static_argnums=(1, 3, 5))
+def _deploy_seeds(keys, make_opt, meta_params, family, tasks, num_steps):
+    return jax.vmap(lambda k, m, t: unrolled_losses(k, make_opt(m), family, t, num_steps))(keys, meta_params, tasks)
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2))
+def _sample_seeds(keys, sample, num_tasks):
+    return jax.vmap(lambda k: sample(k, num_tasks))(keys)
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2))
+def _sample(key, sample, num_tasks):
+    return sample(key, num_tasks)
+
+
+@functools.partial(jax.jit, static_argnums=(1, 3, 5))
+def _deploy_seeds(keys, make_opt, meta_params, family, tasks, num_steps):
+    return jax.vmap(lambda k, m, t: unrolled_losses(k, make_opt(m), family, t, num_steps))(keys, meta_params, tasks)
 
 
 def sgd(lr) -> optax.GradientTransformation:
@@ -493,7 +542,7 @@ def learned_optimizer(theta, config: LearnedOptimizerConfig = LearnedOptimizerCo
 
         def one(g, m):
             feats = jnp.concatenate([g[..., None], m], axis=-1)
-            out = jnp.vectorize(lambda f: nn.mlp_apply(theta, f)[0], signature="(k)->()")(feats)
+            out = nn.mlp_apply(theta, feats)[..., 0]   # matmuls broadcast over the coordinates
             return (-config.step_scale * out).astype(g.dtype)
 
         updates = jax.tree_util.tree_map(one, grads, momenta)
@@ -601,15 +650,15 @@ def _make_optimizer_train(config: OptimizerTrainConfig) -> train.Trainer:
 def best_learning_rate(key, make_opt: Callable[[Any], optax.GradientTransformation], family: TaskFamily,
                        lrs, num_tasks: int, num_steps: int) -> float:
     """The step size in ``lrs`` whose optimizer ``make_opt(lr)`` reaches the lowest mean log final
-    loss ratio on ``num_tasks`` tasks of ``family`` (how a developer tunes a hand-designed optimizer)."""
+    loss ratio on the same ``num_tasks`` tasks of ``family`` (how a developer tunes a
+    hand-designed optimizer). All step sizes run in one compiled program."""
+    validate.prng_key("key", key)
     lrs = [validate.real(f"lrs[{i}]", lr, low=0.0, low_open=True) for i, lr in enumerate(lrs)]
     if not lrs:
         raise ValueError("lrs must list at least one step size")
-    scores = []
-    for lr in lrs:
-        losses = np.asarray(train_final(key, make_opt, jnp.float32(lr), family, num_tasks, num_steps), np.float64)
-        scores.append(final_score(losses))
-    return lrs[int(np.argmin(scores))]
+    keys = jax.random.split(key, 1)[jnp.zeros(len(lrs), jnp.int32)]   # the same tasks for every step size
+    losses = train_final_seeds(keys, make_opt, jnp.asarray(lrs, jnp.float32), family, num_tasks, num_steps)
+    return lrs[int(np.argmin(log_ratio(losses).mean(-1)))]
 
 
 def final_score(losses) -> float:

@@ -164,3 +164,18 @@ def service_tree(nodes: pd.DataFrame, edges: pd.DataFrame, title: str = "") -> a
         tooltip=["name", "note"])
     labels = alt.Chart(n).mark_text(dy=-26, fontSize=12).encode(x="x:Q", y="y:Q", text="name:N")
     return alt.layer(lines, points, labels, title=title).properties(width=WIDTH + 120, height=HEIGHT + 60)
+
+
+def log_lines(df: pd.DataFrame, x: str, y: str, color: str, title: str = "", x_title: str | None = None,
+              y_title: str | None = None, log_y: bool = True, sort=None) -> alt.Chart:
+    """Curves of ``y`` against ``x`` on a log ``x`` axis (and a log ``y`` axis unless ``log_y`` is
+    False), one per ``color`` group; clicking a legend entry highlights that curve."""
+    _check_columns(df, x, y, color)
+    data = round_frame(df)
+    sel = alt.selection_point(fields=[color], bind="legend")
+    return alt.Chart(data, title=title).mark_line().encode(
+        x=alt.X(f"{x}:Q", title=x_title or x, scale=alt.Scale(type="log")),
+        y=alt.Y(f"{y}:Q", title=y_title or y, scale=alt.Scale(type="log" if log_y else "linear", zero=False)),
+        color=alt.Color(f"{color}:N", title=color, sort=sort),
+        opacity=alt.condition(sel, alt.value(1.0), alt.value(0.15)),
+        tooltip=[color, x, y]).add_params(sel).properties(width=WIDTH, height=HEIGHT)

@@ -219,10 +219,11 @@ def test_learned_optimizer_factory_reuses_the_compiled_deployment():
     make = mo.learned_optimizer_factory(cfg)
     assert make is mo.learned_optimizer_factory(cfg)
     family = mo.regression_family(mo.RegressionConfig(dim=3, points=8))
-    before = mo._train_final._cache_size()
-    for seed in (0, 1):
-        mo.train_final(jax.random.key(seed), make, mo.learned_optimizer_init(jax.random.key(seed), cfg), family, 2, 3)
-    assert mo._train_final._cache_size() == before + 1
+    before = mo._deploy._cache_size()
+    for seed, scale in ((0, 1.0), (1, 3.0)):  # a new network and a shifted family: no new compilation
+        shifted = mo.regression_family(mo.RegressionConfig(dim=3, points=8, input_scale=scale))
+        mo.train_final(jax.random.key(seed), make, mo.learned_optimizer_init(jax.random.key(seed), cfg), shifted, 2, 3)
+    assert mo._deploy._cache_size() == before + 1
 
 
 def test_effective_lr_of_a_linear_rule():

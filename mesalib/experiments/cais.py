@@ -77,7 +77,7 @@ def run_horizons(key, config: HorizonConfig = HorizonConfig()) -> HorizonResult:
     max_lr = float(2.0 / np.max(np.asarray(model.h))) if sc.max_lr is None else sc.max_lr
     out = mo.develop(key, mo.make_schedule_train(sc), len(horizons), mo.schedule_sgd,
                      lambda state: mo.schedule_lrs(state.u, max_lr), mo.nqm_family(sc.nqm), config.final_runs,
-                     sc.num_steps, jnp.asarray(horizons, jnp.int32), progress="top service: schedules")
+                     sc.num_steps, jnp.asarray(horizons, jnp.int32), progress=False)
     lrs = np.asarray(mo.schedule_lrs(out.intermediary.u, max_lr))
     losses = np.stack([np.asarray(mo.nqm_unroll(model, x)) for x in lrs])
     g_lrs, g_losses = (np.asarray(a) for a in mo.greedy_schedule(model, sc.num_steps))
@@ -133,14 +133,15 @@ def schedule_frame(result: HorizonResult, points: int = 60) -> pd.DataFrame:
 
 class OptimizerConfig(NamedTuple):
     """The learned optimizer, meta-trained on regression tasks with input scale 1 by ``seeds``
-    independent top services, deployed (with Adam tuned on the training family) on families with
-    the input scales in ``scales`` for ``eval_steps`` steps on ``eval_tasks`` tasks each."""
+    independent top services, deployed (with Adam tuned on the training family) on ``eval_tasks``
+    held-out tasks per seed for ``eval_steps`` steps, with the inputs rescaled by each of ``scales``
+    (the same tasks in other units; 1 is the training family)."""
     train: mo.OptimizerTrainConfig = mo.OptimizerTrainConfig()
     seeds: int = 8
     scales: tuple = (0.5, 1.0, 1.5, 2.0, 3.0)
     eval_tasks: int = 32
     eval_steps: int = 30
-    adam_lrs: tuple = (0.01, 0.03, 0.1, 0.3, 1.0)
+    adam_lrs: tuple = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
 
     def test(self) -> "OptimizerConfig":
         """Claim-test size: 4 seeds, 120 meta-updates, scales 1 and 3."""
@@ -167,23 +168,23 @@ def run_optimizer(key, config: OptimizerConfig = OptimizerConfig()) -> Optimizer
     scales = tuple(validate.real(f"scales[{i}]", s, low=0.0, low_open=True) for i, s in enumerate(config.scales))
     k_top, k_tune, k_eval = jax.random.split(key, 3)
     out = train.train_seeds(mo.make_optimizer_train(config.train), jax.random.split(k_top, seeds),
-                            progress="top service: learned optimizer")
+                            progress=False)
     base = config.train.family
-    adam_lr = mo.best_learning_rate(k_tune, mo.adam, mo.regression_family(base), config.adam_lrs,
-                                    config.eval_tasks, config.eval_steps)
+    family = mo.regression_family(base)
+    adam_lr = mo.best_learning_rate(k_tune, mo.adam, family, config.adam_lrs, config.eval_tasks, config.eval_steps)
     make_lo = mo.learned_optimizer_factory(config.train.optimizer)
     lrs = jnp.full((seeds,), adam_lr, jnp.float32)
+    k_tasks, k_train = jax.random.split(k_eval)
+    train_keys = jax.random.split(k_train, seeds)
+    tasks = mo.sample_seeds(jax.random.split(k_tasks, seeds), mo.regression_family(base), config.eval_tasks)
     learned, adam, curvature = [], [], []
-    for j, scale in enumerate(scales):
-        family = mo.regression_family(base._replace(input_scale=scale))
-        keys = jax.random.split(jax.random.fold_in(k_eval, j), seeds)  # the same tasks for both optimizers
-        learned.append(mo.log_ratio(mo.train_final_seeds(keys, make_lo, out.state.theta, family,
-                                                         config.eval_tasks, config.eval_steps)))
-        adam.append(mo.log_ratio(mo.train_final_seeds(keys, mo.adam, lrs, family, config.eval_tasks,
-                                                      config.eval_steps)))
-        x, _ = family.sample(jax.random.split(keys[0])[0], config.eval_tasks)
-        hess = np.einsum("npd,npe->nde", np.asarray(x, np.float64), np.asarray(x, np.float64)) / base.points
-        curvature.append(float(np.linalg.eigvalsh(hess)[:, -1].mean()))
+    for scale in scales:  # the same tasks, inputs rescaled: curvature x scale**2
+        shifted = mo.rescale_inputs(tasks, scale)
+        learned.append(mo.log_ratio(mo.deploy_seeds(train_keys, make_lo, out.state.theta, family, shifted,
+                                                    config.eval_steps)))
+        adam.append(mo.log_ratio(mo.deploy_seeds(train_keys, mo.adam, lrs, family, shifted, config.eval_steps)))
+        x = np.asarray(shifted[0], np.float64).reshape(-1, base.points, base.dim)
+        curvature.append(float(np.linalg.eigvalsh(np.einsum("npd,npe->nde", x, x) / base.points)[:, -1].mean()))
     eff = np.array([mo.effective_lr(train.seed_slice(out.state.theta, i), config.train.optimizer) for i in range(seeds)])
     return OptimizerResult(np.asarray(scales), out.state.theta, out.metrics, adam_lr,
                            np.swapaxes(np.asarray(learned), 0, 1), np.swapaxes(np.asarray(adam), 0, 1),
@@ -231,8 +232,8 @@ class LearnerConfig(NamedTuple):
     beta_b: float = 9.0
 
     def test(self) -> "LearnerConfig":
-        """Claim-test size: 500 tasks, 300 pulls."""
-        return self._replace(tasks=500, deploy_pulls=300)
+        """Claim-test size: 500 tasks of each prior."""
+        return self._replace(tasks=500)
 
 
 class LearnerResult(NamedTuple):
