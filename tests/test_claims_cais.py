@@ -47,7 +47,8 @@ def test_short_horizon_bias(horizons):
     T = horizons.lrs.shape[1]
     final = horizons.losses[:, -1]
     assert final[greedy] > 5 * final[full], final                      # many times the full-horizon loss
-    assert horizons.lrs[greedy, T // 10 - 1] < horizons.lrs[full, T // 10 - 1] / 10   # step sizes far too small
+    assert horizons.lrs[greedy, T // 10 - 1] < horizons.lrs[full, T // 10 - 1] / 5    # step sizes far too small
+    assert horizons.lrs[greedy, T // 2 - 1] < horizons.lrs[full, T // 2 - 1] / 10
     assert np.all(np.diff(final) < 0), final                           # longer horizons, lower final loss
     # the K = 1 top service found the closed-form greedy schedule over the first half of training
     np.testing.assert_allclose(horizons.lrs[greedy, : T // 2], horizons.greedy_lrs[: T // 2], rtol=0.05)
