@@ -188,3 +188,37 @@ def status_chart(grid: pd.DataFrame, points: pd.DataFrame | None = None, title: 
         layers.append(alt.Chart(pts).mark_point(filled=True, size=25, color="black").encode(
             x="x0:Q", y="x1:Q", shape=alt.Shape("label:N", title="test point")))
     return alt.layer(*layers).properties(width=360, height=360)
+
+
+def service_tree(nodes: pd.DataFrame, edges: pd.DataFrame, title: str = "") -> alt.Chart:
+    """A layered diagram: ``nodes`` (columns name, x, y, kind, note) drawn as labelled points
+    coloured by ``kind``; ``edges`` (columns x, y, x2, y2, kind) drawn as lines, dashed where
+    ``kind`` is "check". Used for the tree of services in which services train services."""
+    _check_columns(nodes, "name", "x", "y", "kind", "note")
+    _check_columns(edges, "x", "y", "x2", "y2", "kind")
+    n, e = round_frame(nodes), round_frame(edges)
+    axis = alt.Axis(labels=False, ticks=False, domain=False, grid=False, title=None)
+    lines = alt.Chart(e).mark_rule(color="#888", strokeWidth=1.5).encode(
+        x=alt.X("x:Q", axis=axis, scale=alt.Scale(domain=[-0.5, 4.5])),
+        y=alt.Y("y:Q", axis=axis, scale=alt.Scale(domain=[-0.6, 3.6])), x2="x2:Q", y2="y2:Q",
+        strokeDash=alt.condition(alt.datum.kind == "check", alt.value([4, 3]), alt.value([1, 0])))
+    points = alt.Chart(n).mark_circle(size=900, opacity=0.9).encode(
+        x="x:Q", y="y:Q", color=alt.Color("kind:N", title=None, legend=alt.Legend(orient="bottom", columns=2)),
+        tooltip=["name", "note"])
+    labels = alt.Chart(n).mark_text(dy=-26, fontSize=12).encode(x="x:Q", y="y:Q", text="name:N")
+    return alt.layer(lines, points, labels, title=title).properties(width=WIDTH + 120, height=HEIGHT + 60)
+
+
+def log_lines(df: pd.DataFrame, x: str, y: str, color: str, title: str = "", x_title: str | None = None,
+              y_title: str | None = None, log_y: bool = True, sort=None) -> alt.Chart:
+    """Curves of ``y`` against ``x`` on a log ``x`` axis (and a log ``y`` axis unless ``log_y`` is
+    False), one per ``color`` group; clicking a legend entry highlights that curve."""
+    _check_columns(df, x, y, color)
+    data = round_frame(df)
+    sel = alt.selection_point(fields=[color], bind="legend")
+    return alt.Chart(data, title=title).mark_line().encode(
+        x=alt.X(f"{x}:Q", title=x_title or x, scale=alt.Scale(type="log")),
+        y=alt.Y(f"{y}:Q", title=y_title or y, scale=alt.Scale(type="log" if log_y else "linear", zero=False)),
+        color=alt.Color(f"{color}:N", title=color, sort=sort),
+        opacity=alt.condition(sel, alt.value(1.0), alt.value(0.15)),
+        tooltip=[color, x, y]).add_params(sel).properties(width=WIDTH, height=HEIGHT)

@@ -97,3 +97,23 @@ def wilson(successes, trials, level: float = 0.95):
     low = np.array([o.low for o in out]).reshape(k.shape)
     high = np.array([o.high for o in out]).reshape(k.shape)
     return (float(low), float(high)) if k.ndim == 0 else (low, high)
+
+
+def curve_frame(curves: dict, points: int = 25, level: float = 0.95, x: str = "step", y: str = "value"):
+    """Mean curves with normal-approximation CIs at ``points`` positions, one group per name.
+
+    curves: {name: (samples, T) array} (e.g. cumulative regret per task) -> long DataFrame with
+    columns (algorithm, ``x`` (1-based position), ``y``, low, high), ready for plots.line_band.
+    """
+    import pandas as pd
+
+    frames = []
+    for name, values in curves.items():
+        v = np.asarray(values, np.float64)
+        if v.ndim != 2:
+            raise ValueError(f"curves[{name!r}] must be a (samples, T) array, got shape {v.shape}")
+        n = v.shape[1]
+        idx = np.unique(np.linspace(0, n - 1, min(validate.integer("points", points, minimum=1), n)).round().astype(int))
+        s = mean_ci(v[:, idx], axis=0, method="normal", level=level)
+        frames.append(pd.DataFrame({"algorithm": name, x: idx + 1, y: s.mean, "low": s.low, "high": s.high}))
+    return pd.concat(frames, ignore_index=True)

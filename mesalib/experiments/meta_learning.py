@@ -274,14 +274,8 @@ def regret_frame(rollouts: dict, probs, points: int = 25, level: float = 0.95) -
 
     rollouts: {name: Rollout} all played on the same ``probs: (tasks, k)``.
     """
-    frames = []
-    for name, rollout in rollouts.items():
-        reg = np.asarray(bandits.regret(rollout, probs))
-        n = reg.shape[1]
-        idx = np.unique(np.linspace(0, n - 1, min(points, n)).round().astype(int))
-        s = stats.mean_ci(reg[:, idx], axis=0, method="normal", level=level)
-        frames.append(pd.DataFrame({"algorithm": name, "pull": idx + 1, "regret": s.mean, "low": s.low, "high": s.high}))
-    return pd.concat(frames, ignore_index=True)
+    return stats.curve_frame({name: bandits.regret(r, probs) for name, r in rollouts.items()}, points, level,
+                             x="pull", y="regret")
 
 
 def training_curve(trained: rl2.Result, num_windows: int = 30, level: float = 0.95) -> pd.DataFrame:

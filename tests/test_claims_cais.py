@@ -1,0 +1,87 @@
+"""Chapter 7's headline claims, run with the chapter's own code, key split and the test sizes.
+
+1. A top service with a one-step unroll learns the greedy schedule: step sizes far below the
+   full-horizon optimum and a final loss many times larger (short-horizon bias).
+2. A learned optimizer meta-trained on one task family beats Adam there and diverges on a shifted
+   family where Adam does not (intervals over meta-training seeds).
+3. Chapter 1's RL² agent beats Thompson sampling within its training horizon and falls behind it
+   beyond (intervals over tasks).
+4. Held-out evaluation at the true horizon catches the drifted schedules; a cheap short run does not.
+"""
+import mesalib  # noqa: F401
+
+import jax
+import numpy as np
+import pytest
+
+from mesalib import metaopt as mo
+from mesalib.experiments import cais
+
+SEED = 0
+
+
+def keys():
+    # the chapter's split: k_horizons, k_optimizer, k_learner
+    return jax.random.split(jax.random.key(SEED), 3)
+
+
+@pytest.fixture(scope="module")
+def horizons():
+    return cais.run_horizons(keys()[0], cais.HorizonConfig().test())
+
+
+@pytest.fixture(scope="module")
+def optimizer():
+    return cais.run_optimizer(keys()[1], cais.OptimizerConfig().test())
+
+
+@pytest.fixture(scope="module")
+def learner():
+    return cais.run_learner(keys()[2], cais.LearnerConfig().test())
+
+
+@pytest.mark.timeout(300)
+def test_short_horizon_bias(horizons):
+    h = list(horizons.horizons)
+    greedy, full = h.index(1), len(h) - 1
+    T = horizons.lrs.shape[1]
+    final = horizons.losses[:, -1]
+    assert final[greedy] > 5 * final[full], final                      # many times the full-horizon loss
+    assert horizons.lrs[greedy, T // 10 - 1] < horizons.lrs[full, T // 10 - 1] / 5    # step sizes far too small
+    assert horizons.lrs[greedy, T // 2 - 1] < horizons.lrs[full, T // 2 - 1] / 10
+    assert np.all(np.diff(final) < 0), final                           # longer horizons, lower final loss
+    # the K = 1 top service found the closed-form greedy schedule over the first half of training
+    np.testing.assert_allclose(horizons.lrs[greedy, : T // 2], horizons.greedy_lrs[: T // 2], rtol=0.05)
+    # sampled final services agree with the closed form (4.5 standard errors)
+    se = horizons.sampled_final.std(1, ddof=1) / np.sqrt(horizons.sampled_final.shape[1])
+    assert np.all(np.abs(horizons.sampled_final.mean(1) - final) < 4.5 * se + 1e-3 * final)
+    assert horizons.lrs[greedy].max() < horizons.greedy_lrs.max() * 1.05
+
+
+@pytest.mark.timeout(300)
+def test_learned_optimizer_beats_adam_in_family_and_diverges_off_it(optimizer):
+    t = cais.optimizer_table(optimizer).set_index("input scale")
+    assert t.loc[1.0, "diff high"] < 0, t                              # better than tuned Adam where trained
+    assert t.loc[3.0, "diff low"] > 1.0, t                             # far worse on the shifted family
+    assert t.loc[3.0, "learned diverged"] >= 0.9 and t.loc[3.0, "Adam diverged"] == 0
+    assert np.all(optimizer.adam < 0)                                  # Adam improves every task at every scale
+    assert np.all(np.isfinite(optimizer.metrics["objective"]))
+
+
+@pytest.mark.timeout(300)
+def test_rl2_agent_beats_thompson_in_its_horizon_and_falls_behind_beyond(learner):
+    t = cais.learner_table(learner)
+    uniform = t[t["prior"] == "uniform (training)"]
+    early, late = uniform.iloc[0], uniform.iloc[1]
+    assert early["RL² − Thompson high"] < 0, early
+    assert late["RL² − Thompson low"] > 0, late
+
+
+@pytest.mark.timeout(300)
+def test_checks_at_each_layer(horizons, optimizer, learner):
+    checks = cais.run_checks(horizons, optimizer, learner).set_index("check")
+    held_out = checks.filter(like="true horizon", axis=0).iloc[0]
+    assert held_out["caught"].startswith(held_out["caught"].split(" of ")[1]) and held_out["false alarms"] == 0
+    assert held_out["real failures"] != "none"
+    in_horizon = checks.filter(like=f"{learner.train_pulls} pulls", axis=0).iloc[0]
+    assert in_horizon["caught"].startswith("0 of")                     # the cheap check misses the drift
