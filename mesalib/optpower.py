@@ -14,7 +14,8 @@ Two measures from the discussion of "what is an optimizer?" that the book's conc
   perturbed along the way. :func:`measure` estimates the three ingredients for any system given
   as pure JAX functions (:class:`System`): the size of the target under a reference draw of
   configurations, the share of that draw that ends in the target (the basin), and the share that
-  returns after a perturbation (recovery).
+  returns after a perturbation (recovery). :func:`measure_family` does the same for a family of
+  systems (say, one trained network per seed) in one compiled program.
 
 A system is three pure functions over a state pytree: ``step(key, state) -> state`` (one time
 step; a deterministic system ignores the key), ``sample(key) -> state`` (a draw of initial
@@ -193,25 +194,46 @@ def _advance(system: System, key, state, steps: int):
     return jax.lax.scan(body, state, jax.random.split(key, steps))
 
 
+def _measure_one(system: System, perturb, steps: int, perturb_at: int, steps_after: int, key) -> Measures:
+    k_start, k_before, k_perturb, k_after, k_rest = jax.random.split(key, 5)
+    s0 = system.sample(k_start)
+    start = system.in_target(s0)
+    mid, before = _advance(system, k_before, s0, perturb_at)
+    end_state, rest = _advance(system, k_rest, mid, steps - perturb_at)
+    path = jnp.concatenate([start[None], before, rest])
+    if perturb is None:
+        return Measures(start, system.in_target(end_state), jnp.bool_(False), jnp.bool_(False), path,
+                        jnp.zeros(steps_after + 1, bool))
+    pushed = perturb(k_perturb, mid)
+    displaced = ~system.in_target(pushed)
+    final, after = _advance(system, k_after, pushed, steps_after)
+    return Measures(start, system.in_target(end_state), displaced, system.in_target(final), path,
+                    jnp.concatenate([(~displaced)[None], after]))
+
+
 @functools.lru_cache(maxsize=32)
 def _measure_fn(system: System, perturb, steps: int, perturb_at: int, steps_after: int):
-    def one(key):
-        k_start, k_before, k_perturb, k_after, k_rest = jax.random.split(key, 5)
-        s0 = system.sample(k_start)
-        start = system.in_target(s0)
-        mid, before = _advance(system, k_before, s0, perturb_at)
-        end_state, rest = _advance(system, k_rest, mid, steps - perturb_at)
-        path = jnp.concatenate([start[None], before, rest])
-        if perturb is None:
-            return Measures(start, system.in_target(end_state), jnp.bool_(False), jnp.bool_(False), path,
-                            jnp.zeros(steps_after + 1, bool))
-        pushed = perturb(k_perturb, mid)
-        displaced = ~system.in_target(pushed)
-        final, after = _advance(system, k_after, pushed, steps_after)
-        return Measures(start, system.in_target(end_state), displaced, system.in_target(final), path,
-                        jnp.concatenate([(~displaced)[None], after]))
-
+    one = functools.partial(_measure_one, system, perturb, steps, perturb_at, steps_after)
     return jax.jit(jax.vmap(one))
+
+
+@functools.lru_cache(maxsize=32)
+def _family_fn(make_system: Callable, perturb, steps: int, perturb_at: int, steps_after: int):
+    def per_member(params, keys):
+        one = functools.partial(_measure_one, make_system(params), perturb, steps, perturb_at, steps_after)
+        return jax.vmap(one)(keys)
+
+    return jax.jit(jax.vmap(per_member))
+
+
+def _check_counts(steps, samples, perturb, perturb_at, steps_after):
+    steps = validate.integer("steps", steps, minimum=1)
+    samples = validate.integer("samples", samples, minimum=2)
+    if perturb is not None and not callable(perturb):
+        raise ValueError(f"perturb must be a function (key, state) -> state or None, got {type(perturb).__name__}")
+    perturb_at = validate.integer("perturb_at", perturb_at, minimum=0, maximum=steps)
+    steps_after = steps - perturb_at if steps_after is None else validate.integer("steps_after", steps_after, minimum=0)
+    return steps, samples, perturb_at, steps_after
 
 
 def measure(key, system: System, steps: int, samples: int = 1000, perturb: Callable | None = None,
@@ -226,14 +248,33 @@ def measure(key, system: System, steps: int, samples: int = 1000, perturb: Calla
     """
     validate.prng_key("key", key)
     check_system(system)
-    steps = validate.integer("steps", steps, minimum=1)
-    samples = validate.integer("samples", samples, minimum=2)
-    if perturb is not None and not callable(perturb):
-        raise ValueError(f"perturb must be a function (key, state) -> state or None, got {type(perturb).__name__}")
-    perturb_at = validate.integer("perturb_at", perturb_at, minimum=0, maximum=steps)
-    steps_after = steps - perturb_at if steps_after is None else validate.integer("steps_after", steps_after, minimum=0)
+    steps, samples, perturb_at, steps_after = _check_counts(steps, samples, perturb, perturb_at, steps_after)
     _check_shapes(key, system, perturb)
     return _measure_fn(system, perturb, steps, perturb_at, steps_after)(jax.random.split(key, samples))
+
+
+def measure_family(key, make_system: Callable, params, steps: int, samples: int = 1000,
+                   perturb: Callable | None = None, perturb_at: int = 0, steps_after: int | None = None) -> Measures:
+    """:func:`measure` for a family of systems ``make_system(p) -> System``, one per member ``p`` of
+    ``params`` (a pytree whose leaves have a leading axis, e.g. one trained network per seed).
+
+    All members run in one compiled program (a ``vmap`` over members); the result's arrays have a
+    leading member axis, (members, samples, ...), so :func:`rates` gives intervals over members.
+    ``make_system`` must build the system from its argument alone (it is traced).
+    """
+    validate.prng_key("key", key)
+    if not callable(make_system):
+        raise ValueError(f"make_system must be a function params -> System, got {type(make_system).__name__}")
+    leaves = jax.tree_util.tree_leaves(params)
+    if not leaves or any(np.ndim(x) == 0 for x in leaves) or len({np.shape(x)[0] for x in leaves}) != 1:
+        raise ValueError("params must be a pytree whose leaves share a leading axis (one entry per member)")
+    members = np.shape(leaves[0])[0]
+    steps, samples, perturb_at, steps_after = _check_counts(steps, samples, perturb, perturb_at, steps_after)
+    first = make_system(jax.tree_util.tree_map(lambda x: x[0], params))
+    check_system(first, "make_system(params[0])")
+    _check_shapes(key, first, perturb)
+    keys = jax.random.split(key, members * samples).reshape(members, samples)
+    return _family_fn(make_system, perturb, steps, perturb_at, steps_after)(params, keys)
 
 
 # ---------------------------------------------------------------------------------------------

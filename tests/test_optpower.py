@@ -241,3 +241,32 @@ def test_bad_inputs_for_measure(kwargs, match):
 def test_bad_inputs_for_systems_and_summaries(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def scaled_descent(step_size):
+    """A family member built from a traced step size (as measure_family requires)."""
+    factor = 1.0 - step_size * jnp.asarray(EIG, jnp.float32)
+    return op.System(lambda key, x: factor * x, lambda key: jax.random.uniform(key, (2,), minval=-1.0, maxval=1.0),
+                     lambda x: jnp.sum(x * x) <= TOL ** 2)
+
+
+def test_measure_family_runs_members_side_by_side():
+    sizes = jnp.asarray([0.05, 0.15, 0.19, 0.21, 0.25], jnp.float32)
+    m = op.measure_family(jax.random.key(6), scaled_descent, sizes, 60, samples=500,
+                          perturb=op.push_uniform(1.0), perturb_at=10, steps_after=50)
+    assert_shape(m.end, (5, 500))
+    assert_shape(m.path, (5, 500, 61))
+    basin = np.asarray(m.end).mean(1)
+    np.testing.assert_array_equal(basin[:3], 1.0)             # below 2 / L: every start converges
+    assert basin[3] < 0.02 and basin[4] < 0.02                 # above it: almost none
+    r = op.rates(op.Measures(*[x[:3] for x in m]))
+    assert r["basin"].n == 3 and r["recovery"].rate == 1.0
+
+
+def test_measure_family_bad_inputs():
+    with pytest.raises(ValueError, match="params"):
+        op.measure_family(jax.random.key(0), scaled_descent, {"a": jnp.zeros(3), "b": jnp.zeros(4)}, 5)
+    with pytest.raises(ValueError, match="make_system"):
+        op.measure_family(jax.random.key(0), "gd", jnp.zeros(3), 5)
+    with pytest.raises(ValueError, match="make_system"):
+        op.measure_family(jax.random.key(0), lambda p: None, jnp.zeros(3), 5)
