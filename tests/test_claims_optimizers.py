@@ -13,10 +13,13 @@ SEED = 0
 CHAPTER = 8
 
 
+def keys():
+    return jax.random.split(jax.random.key(SEED), 3)             # the notebook's k_measure, k_lookup, k_exercise
+
+
 @pytest.fixture(scope="module")
 def result():
-    k_measure, _ = jax.random.split(jax.random.key(SEED), 2)     # the notebook's split
-    return ex.run(k_measure, ex.Config().test())
+    return ex.run(keys()[0], ex.Config().test())
 
 
 def rate(result, system, measure):
@@ -84,3 +87,17 @@ def test_gridworld_agent_is_an_optimizing_system_for_the_corner_not_the_goal(res
     claim(chapter=CHAPTER, claim="the same agents: share back at the goal after being moved",
           value=g_rec.rate, low=g_rec.low, high=g_rec.high, unit="share of perturbed episodes",
           interval="95% t over training seeds", seeds=g_rec.n, tolerance=0.08)
+
+
+@pytest.mark.timeout(300)
+def test_a_lookup_table_passes_the_same_measures(result, claim):
+    """What the measures miss: a table of actions, looked up by cell, scores like the trained agents."""
+    table = ex.run_lookup(keys()[1], ex.Config().test())
+    t_basin = optpower.rates(table.measures[ex.LOOKUP_NAMES[False]])["basin"]
+    t_rec = optpower.rates(table.measures[ex.LOOKUP_NAMES[False]])["recovery"]
+    agent_basin = rate(result, ex.GRID_NAMES["corner"], "basin")
+    assert t_basin.low > 0.7 and t_rec.low > 0.5
+    assert t_basin.low > agent_basin.low - 0.1                 # no worse than the trained agents
+    claim(chapter=CHAPTER, claim="lookup table (action per cell, no search): share back in the corner after being moved",
+          value=t_rec.rate, low=t_rec.low, high=t_rec.high, unit="share of perturbed episodes",
+          interval="95% exact over perturbed episodes", tolerance=0.0)

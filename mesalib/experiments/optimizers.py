@@ -170,14 +170,10 @@ def _random_cell(key, walls):
     return jnp.stack([i // w, i % w]).astype(jnp.int32)
 
 
-def _grid_system(member, corner, deploy) -> optpower.System:
-    policy_params, judge_by_goal = member
-
+def _grid_system(policy, judge_by_goal, corner, deploy) -> optpower.System:
+    """The deployment levels as a System driven by ``policy(key, state) -> action``."""
     def step(key, s):
-        env = gridworld.EnvState(s.pos, jnp.int32(0))
-        level = gridworld.EnvParams(s.walls, s.goal, s.pos, jnp.int32(1))
-        logits = ppo.logits_fn(policy_params, gridworld.observe(env, level))
-        pos = gridworld.move(s.walls, s.pos, jax.random.categorical(key, logits))
+        pos = gridworld.move(s.walls, s.pos, policy(key, s))
         return s._replace(pos=jnp.where(jnp.all(s.pos == s.goal), s.pos, pos))   # the goal ends the episode
 
     def sample(key):
@@ -191,20 +187,60 @@ def _grid_system(member, corner, deploy) -> optpower.System:
     return optpower.System(step, sample, in_target)
 
 
+def _room(size: int):
+    size = validate.integer("size", size, minimum=3)
+    return gridworld.top_right(size, size), gridworld.corner_task(gridworld.open_room(size, size), 0.0, deploy=True)
+
+
 def grid_family(size: int = 7):
     """``make_system((policy_params, judge_by_goal)) -> System`` on the robustness chapter's
     deployment levels.
 
     A start is a deployment level (goal uniform away from the corner) with the agent on a uniform
     free cell (the reference draw: anywhere in the room); a step is one sampled action of the
-    policy; reaching the goal ends the episode (the agent stays there). The target is the goal
+    PPO policy; reaching the goal ends the episode (the agent stays there). The target is the goal
     cell when ``judge_by_goal`` is True, else the top-right corner (the proxy the agents met in
     training). Judging one agent both ways is one compiled program over members.
     """
-    size = validate.integer("size", size, minimum=3)
-    corner = gridworld.top_right(size, size)
-    deploy = gridworld.corner_task(gridworld.open_room(size, size), 0.0, deploy=True)
-    return lambda member: _grid_system(member, corner, deploy)
+    corner, deploy = _room(size)
+
+    def make_system(member):
+        policy_params, judge_by_goal = member
+
+        def policy(key, s):
+            env = gridworld.EnvState(s.pos, jnp.int32(0))
+            level = gridworld.EnvParams(s.walls, s.goal, s.pos, jnp.int32(1))
+            return jax.random.categorical(key, ppo.logits_fn(policy_params, gridworld.observe(env, level)))
+
+        return _grid_system(policy, judge_by_goal, corner, deploy)
+
+    return make_system
+
+
+def corner_table(size: int = 7) -> jax.Array:
+    """A lookup table: for every cell of the open room, the first action (up, right, down, left)
+    that shortens the way to the top-right corner. (size, size) int32; no search when it is used."""
+    walls = np.asarray(gridworld.open_room(size, size))
+    dist = np.asarray(gridworld.distances(walls, gridworld.top_right(size, size)))
+    h, w = walls.shape
+    table = np.zeros((h, w), np.int32)
+    for r in range(h):
+        for c in range(w):
+            after = []
+            for dr, dc in gridworld.DELTAS:
+                nr, nc = r + dr, c + dc
+                blocked = not (0 <= nr < h and 0 <= nc < w) or walls[nr, nc]
+                after.append(dist[r, c] if blocked else dist[nr, nc])
+            table[r, c] = int(np.argmin(after))
+    return jnp.asarray(table)
+
+
+def lookup_system(size: int = 7, judge_by_goal: bool = False) -> optpower.System:
+    """The deployment levels of :func:`grid_family` played by :func:`corner_table`: the agent
+    looks its action up by its cell alone (it never sees the goal)."""
+    corner, deploy = _room(size)
+    table = corner_table(size)
+    return _grid_system(lambda key, s: table[s.pos[0], s.pos[1]], jnp.bool_(judge_by_goal), corner, deploy)
 
 
 def teleport(key, s: GridState) -> GridState:
@@ -325,6 +361,24 @@ def run(key, config: Config = Config()) -> Result:
     return Result(measures, {n: units[n] for n in order}, rate_table(measures, units))
 
 
+_LOOKUPS: dict = {}
+LOOKUP_NAMES = {False: "lookup table (target: corner)", True: "lookup table (target: goal)"}
+
+
+def run_lookup(key, config: Config = Config()) -> Result:
+    """What the measures miss: :func:`corner_table` played on the gridworld agents' levels and
+    perturbations, judged by the corner and by the goal (``config.samples`` starts each)."""
+    validate.prng_key("key", key)
+    config = config.validated()
+    measures = {}
+    for k, by_goal in zip(jax.random.split(key, 2), (False, True)):
+        system = _LOOKUPS.setdefault(by_goal, lookup_system(7, by_goal))
+        measures[LOOKUP_NAMES[by_goal]] = optpower.measure(k, system, config.grid_steps, config.samples, teleport,
+                                                           config.grid_perturb_at)
+    units = {name: "samples" for name in measures}
+    return Result(measures, units, rate_table(measures, units))
+
+
 def rate_table(measures: dict, units: dict, level: float = 0.95) -> pd.DataFrame:
     """Long table: one row per (system, measure) with the share, its interval and what it is over."""
     rows = []
@@ -336,13 +390,14 @@ def rate_table(measures: dict, units: dict, level: float = 0.95) -> pd.DataFrame
 
 
 def bits_table(result: Result) -> pd.DataFrame:
-    """One row per system: target size in bits, concentration bits (log2 basin / target), recovery."""
+    """One row per system: the target's share and size in bits, the basin, the concentration
+    (log2 basin / target, bits), the share of runs the push displaced, and recovery."""
     rows = []
     for name, m in result.measures.items():
         r = optpower.rates(m)
         rows.append({"system": name, "target share": r["target"].rate, "target (bits)": optpower.bits(r["target"].rate),
                      "basin": r["basin"].rate, "concentration (bits)": optpower.concentration_bits(m),
-                     "recovery": r["recovery"].rate})
+                     "displaced": r["displaced"].rate, "recovery": r["recovery"].rate})
     return pd.DataFrame(rows)
 
 
