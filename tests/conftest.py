@@ -99,7 +99,8 @@ def read_ledger(path=LEDGER):
 
 
 def write_ledger(records, path=LEDGER):
-    records = sorted(records, key=lambda r: (r["chapter"], r["test"], r.get("order", 0)))
+    records = sorted(records, key=lambda r: (r["chapter"], r["test"].partition("::")[0], r.get("line", 0),
+                                             r["test"], r.get("order", 0)))
     path.write_text(json.dumps({"claims": records}, indent=1, ensure_ascii=False) + "\n")
 
 
@@ -115,6 +116,7 @@ def claim(request):
 
     def report(**kwargs):
         rec = make_record(request.node.nodeid, **kwargs)
+        rec["line"] = request.node.location[1] or 0       # the test's line: the ledger keeps file order
         rec["order"] = len(records)
         if any(r["claim"] == rec["claim"] for r in records):
             raise ValueError(f"claim {rec['claim']!r} is reported twice by one test")

@@ -321,13 +321,17 @@ def measure_grid(key, config: Config, params) -> dict:
             "goal": jax.tree_util.tree_map(lambda x: x[seeds:], m)}
 
 
-# name -> function(key, config) -> (Measures, what the interval is over). The gridworld entries
-# need trained agents and are added by run(). SLOT for the linear self-attention layer of the
-# interpretability chapter: once mesalib has it, add one line here, e.g.
+# SLOT for the linear self-attention layer of the interpretability chapter: once mesalib has it,
+# add one line to MEASURERS, e.g.
 #     "LSA layer, iterated": measure_lsa,
 # where measure_lsa(key, config) builds an optpower.System whose step applies the trained layer
 # once more to in-context linear regression and whose target is a prediction error below a
 # tolerance (as gradient descent on the in-context least-squares loss would reach).
+
+#: The systems :func:`run` measures: name -> function(key, config) -> (optpower.Measures, what the
+#: interval is over). The gridworld agents need training and are added by :func:`run` itself.
+#:
+#: :meta hide-value:
 MEASURERS = {
     "gradient descent, step < 2/L": measure_gd,
     "gradient descent, step > 2/L": measure_gd_large_step,
