@@ -4,10 +4,11 @@ import jax
 import numpy as np
 import pytest
 
-from mesalib import datasets
+from mesalib import datasets, optpower
 from mesalib import verify as V
 
 SEED = 0
+CHAPTER = 5
 
 
 def _keys():
@@ -16,7 +17,7 @@ def _keys():
 
 
 @pytest.mark.timeout(120)
-def test_ladder_crown_beats_ibp_and_the_ordering_holds():
+def test_ladder_crown_beats_ibp_and_the_ordering_holds(claim):
     k_train, k_test, k_fit, k_ladder = _keys()[:4]
     cfg = V.LadderConfig()
     x, y = datasets.two_moons(k_train, cfg.n_train, cfg.noise)
@@ -32,10 +33,17 @@ def test_ladder_crown_beats_ibp_and_the_ordering_holds():
     assert (frac["crown"] - frac["ibp"]).min() >= 0.25
     # and the exact method still certifies points that CROWN cannot
     assert (exact & ~points["crown"]).sum() >= 3
+    for eps in (0.2, 0.3):
+        at = points[points["eps"] == eps]
+        for method, certified in (("IBP", at["ibp"]), ("CROWN", at["crown"]), ("exact (MILP)", at["exact"] == "verified")):
+            r = optpower.binomial_rate(np.asarray(certified, bool))
+            claim(chapter=CHAPTER, claim=f"two-moons network, eps = {eps}: share of test points certified by {method}",
+                  value=r.rate, low=r.low, high=r.high, unit="share of points",
+                  interval=f"95% exact over {r.n} test points", seeds=1, tolerance=0.02)
 
 
 @pytest.mark.timeout(120)
-def test_policy_is_safe_on_real_observations_but_not_on_every_box():
+def test_policy_is_safe_on_real_observations_but_not_on_every_box(claim):
     k_policy, k_safety = _keys()[5:7]
     obs, optimal = datasets.hazard_world(3)
     params, _ = V.fit_mlp(k_policy, obs, (optimal / optimal.sum(1, keepdims=True)).astype(np.float32), V.POLICY_FIT)
@@ -60,3 +68,8 @@ def test_policy_is_safe_on_real_observations_but_not_on_every_box():
     assert set(large["status"]) <= {"verified", "falsified"}
     for cex in large.loc[large["status"] == "falsified", "counterexample"]:
         assert V.predict(params, cex[None])[0] == right
+    for eps, table, status in ((0.1, small, "verified"), (0.25, large, "falsified")):
+        r = optpower.binomial_rate(np.asarray(table["status"] == status, bool))
+        claim(chapter=CHAPTER, claim=f"policy, noise eps = {eps} around hazard-adjacent observations: share {status}",
+              value=r.rate, low=r.low, high=r.high, unit="share of observations",
+              interval=f"95% exact over {r.n} observations", seeds=1, tolerance=0.03)

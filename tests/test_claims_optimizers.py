@@ -101,3 +101,17 @@ def test_a_lookup_table_passes_the_same_measures(result, claim):
     claim(chapter=CHAPTER, claim="lookup table (action per cell, no search): share back in the corner after being moved",
           value=t_rec.rate, low=t_rec.low, high=t_rec.high, unit="share of perturbed episodes",
           interval="95% exact over perturbed episodes", tolerance=0.0)
+
+
+@pytest.mark.parametrize("change, match", [
+    (dict(gd_step_size=0.25), "gd_step_size"),
+    (dict(gd_large_step_size=0.1), "gd_large_step_size"),
+    (dict(bandit_network="rl2_dependent_n100"), "bandit_network"),
+    (dict(bandit_perturb_at=95), "bandit_perturb_at"),
+    (dict(grid_seeds=1), "grid_seeds"),
+    (dict(samples=1), "samples"),
+    (dict(bottle_full=0.0), "bottle_full"),
+])
+def test_bad_settings_are_refused_before_any_work(change, match):
+    with pytest.raises(ValueError, match=match):
+        ex.run(jax.random.key(0), ex.Config()._replace(**change))
