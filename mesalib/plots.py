@@ -222,3 +222,23 @@ def log_lines(df: pd.DataFrame, x: str, y: str, color: str, title: str = "", x_t
         color=alt.Color(f"{color}:N", title=color, sort=sort),
         opacity=alt.condition(sel, alt.value(1.0), alt.value(0.15)),
         tooltip=[color, x, y]).add_params(sel).properties(width=WIDTH, height=HEIGHT)
+def dots_ci(df: pd.DataFrame, category: str, value: str, low: str, high: str, color: str,
+            title: str = "", value_title: str | None = None, category_title: str | None = None,
+            sort=None, color_sort=None, domain=None) -> alt.Chart:
+    """Dots with horizontal interval bars, one row per ``category`` (long names fit down the side)
+    and one dot per ``color`` group within a row; ``domain`` fixes the value axis, e.g. (0, 1)."""
+    _check_columns(df, category, value, low, high, color)
+    data = round_frame(df)
+    base = alt.Chart(data, title=title)
+    scale = alt.Scale(domain=list(domain)) if domain is not None else alt.Scale(zero=False)
+    ye = alt.Y(f"{category}:N", title=category_title or category, sort=sort)
+    col = alt.Color(f"{color}:N", title=color, sort=color_sort)
+    offset = alt.YOffset(f"{color}:N", sort=color_sort)
+    tooltip = [category, color, value, low, high]
+    bars = base.mark_rule(strokeWidth=2).encode(y=ye, yOffset=offset, x=alt.X(f"{low}:Q", scale=scale),
+                                                 x2=f"{high}:Q", color=col)
+    dots = base.mark_point(filled=True, size=60).encode(
+        y=ye, yOffset=offset, x=alt.X(f"{value}:Q", title=value_title or value, scale=scale), color=col,
+        tooltip=tooltip)
+    rows = data[category].nunique()
+    return alt.layer(bars, dots).properties(width=WIDTH, height=max(HEIGHT, 44 * rows))

@@ -5,6 +5,7 @@ so no chapter is executed twice in one test run.
 """
 import functools
 import http.server
+import json
 import os
 import pathlib
 import shutil
@@ -18,11 +19,14 @@ import yaml
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-@pytest.fixture(scope="module")
-def built_book(root, tmp_path_factory):
-    out = tmp_path_factory.mktemp("book")
+def build(root, out, **sphinx_config):
+    """Build the book into ``out`` from the stored outputs, with warnings as errors."""
     config = yaml.safe_load((root / "_config.yml").read_text())
     config["execute"]["execute_notebooks"] = "off"
+    config["sphinx"]["config"].update(sphinx_config)
+    # local extensions are found relative to the config file, which lives elsewhere here
+    config["sphinx"]["local_extensions"] = {name: str((root / path).resolve())
+                                            for name, path in (config["sphinx"].get("local_extensions") or {}).items()}
     cfg = out / "_config.yml"
     cfg.write_text(yaml.safe_dump(config, sort_keys=False))
     jb = pathlib.Path(sys.executable).parent / "jupyter-book"
@@ -30,6 +34,11 @@ def built_book(root, tmp_path_factory):
                            "-W", "-n", "--keep-going"], capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-6000:]
     return out / "_build" / "html"
+
+
+@pytest.fixture(scope="module")
+def built_book(root, tmp_path_factory):
+    return build(root, tmp_path_factory.mktemp("book"))
 
 
 def test_book_builds_without_warnings(built_book, root):
@@ -43,6 +52,30 @@ def test_book_builds_without_warnings(built_book, root):
     assert "_static/mathjax/tex-mml-chtml.js" in html
     assert html.count("mathjax/") == 1       # one MathJax entry point, not every file of the package
     assert (built_book / "_static/mathjax/output/chtml/fonts/woff-v2").is_dir()
+
+
+def test_reference_pages_are_generated(built_book, root):
+    api = (built_book / "chapters/api.html").read_text()
+    assert "mesalib.optpower.power_bits" in api and "Used in" in api
+    assert "Alias for field number" not in api
+    status = (built_book / "chapters/status.html").read_text()
+    assert "jaxlib" in status and "logical cores" in status
+    for nb in sorted((root / "chapters").glob("*.ipynb")):
+        assert f"{nb.stem}.html" in status, nb.stem               # every chapter has a status row
+    ledger = (built_book / "chapters/claims.html").read_text()
+    for chapter in sorted({r["chapter"] for r in json.loads((root / "chapters/claims_ledger.json").read_text())["claims"]}):
+        assert f"Chapter {chapter}" in ledger
+
+
+@pytest.mark.timeout(900)
+def test_student_build_hides_every_solution(built_book, root, tmp_path):
+    student = build(root, tmp_path, hide_solutions=True)
+    with_solutions = [nb.stem for nb in sorted((root / "chapters").glob("*.ipynb")) if "{solution}" in nb.read_text()]
+    assert with_solutions
+    for stem in with_solutions:
+        full = (built_book / f"chapters/{stem}.html").read_text()
+        assert 'class="solution' in full, stem                      # the default build shows them
+        assert 'class="solution' not in (student / f"chapters/{stem}.html").read_text(), stem
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):

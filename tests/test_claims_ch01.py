@@ -9,6 +9,7 @@ from mesalib.experiments import meta_learning as ml
 
 KEY = jax.random.key(0)          # the chapter's SEED
 CONFIG = ml.Config().test()
+CHAPTER = 1
 
 
 def paired_diff(a, b):
@@ -28,7 +29,7 @@ def row(table, n, k, algorithm):
 
 
 @pytest.mark.timeout(900)
-def test_meta_trained_gru_beats_thompson_on_10_pulls_5_arms(headline):
+def test_meta_trained_gru_beats_thompson_on_10_pulls_5_arms(headline, claim):
     probs, rollout = headline.rollouts[(10, 5)]
     gru = np.asarray(rollout.rewards.sum(1))
     ts = bandits.run(jax.random.key(14), "Thompson", probs, 10).rewards.sum(1)
@@ -36,14 +37,22 @@ def test_meta_trained_gru_beats_thompson_on_10_pulls_5_arms(headline):
     assert d.low > 0.4, f"GRU - Thompson = {stats.format_ci(d)}"
     ours = row(headline.table, 10, 5, "RL²")
     assert ours["mean"] > 0.97 * 6.7 and ours["high"] > 0.98 * 6.7, ours   # near Duan et al.'s 6.7
+    claim(chapter=CHAPTER, claim="RL² GRU trained live, 10 pulls of 5 arms: successes per task (test size: one network)",
+          value=ours["mean"], low=ours["low"], high=ours["high"], unit="successes",
+          interval=f"95% normal over {CONFIG.eval_tasks} tasks", seeds=CONFIG.train_seeds, published=6.7,
+          source="Duan et al. (2016), Table 1", tolerance=0.05)
 
 
 @pytest.mark.parametrize("setting", [(100, 5), (100, 10)])
-def test_stored_networks_are_within_2_percent_of_duan_et_al_but_below_it(headline, setting):
+def test_stored_networks_are_within_2_percent_of_duan_et_al_but_below_it(headline, setting, claim):
     n, k = setting
     ours = row(headline.table, n, k, "RL²")
     published = ml.DUAN_2016[setting]["RL²"]
     assert ours["mean"] >= 0.975 * published and ours["high"] < published, ours   # measurably below
+    claim(chapter=CHAPTER, claim=f"stored RL² network, {n} pulls of {k} arms: successes per task",
+          value=ours["mean"], low=ours["low"], high=ours["high"], unit="successes",
+          interval=f"95% normal over {CONFIG.eval_tasks} tasks", seeds=1, published=published,
+          source="Duan et al. (2016), Table 1", tolerance=0.05)
     ts = row(headline.table, n, k, "Thompson")
     assert ours["low"] > ts["high"], (ours, ts)
 
@@ -83,8 +92,16 @@ def dependent():
     return ml.run_dependent(KEY, CONFIG)
 
 
-def test_dependent_arm_network_beats_independent_arm_algorithms_but_not_the_bayes_optimal_rule(dependent):
+def test_dependent_arm_network_beats_independent_arm_algorithms_but_not_the_bayes_optimal_rule(dependent, claim):
     mean = dependent.regret.set_index("algorithm")["mean"]
+    r = dependent.regret.set_index("algorithm").loc[ml.DEP_NET]
+    claim(chapter=CHAPTER, claim="dependent arms: regret of the dependent-trained network after 100 pulls",
+          value=r["mean"], low=r["low"], high=r["high"], unit="regret",
+          interval=f"95% normal over {CONFIG.dependent_tasks} tasks", seeds=1, tolerance=0.05)
+    g = dependent.differences["Gittins"]
+    claim(chapter=CHAPTER, claim="dependent arms: dependent-trained network minus the Gittins index (regret)",
+          value=g.mean, low=g.low, high=g.high, unit="regret (paired)",
+          interval=f"95% normal over {CONFIG.dependent_tasks} tasks", seeds=1, tolerance=0.05)
     assert mean[ml.DEP_NET] < 0.6 * mean["Thompson"]                 # "about half of Thompson's"
     for other in ["Gittins", ml.IND_NET, "Thompson"]:
         d = dependent.differences[other]
@@ -131,10 +148,14 @@ def test_no_visible_cost_of_specializing_on_independent_tasks(dependent):
     assert cross.loc[(ml.DEP_NET, "independent tasks"), "low"] <= cross.loc[(ml.IND_NET, "independent tasks"), "high"]
 
 
-def test_holding_the_time_input_narrows_but_does_not_close_the_long_horizon_gap():
+def test_holding_the_time_input_narrows_but_does_not_close_the_long_horizon_gap(claim):
     shift = ml.run_shift(KEY, CONFIG)
     n = CONFIG.long_pulls
     scaled, clamped = shift.difference[(ml.SCALED, n)], shift.difference[(ml.CLAMPED, n)]
+    for name, d in ((ml.SCALED, scaled), (ml.CLAMPED, clamped)):
+        claim(chapter=CHAPTER, claim=f"{name}: minus Thompson sampling, regret after {n} pulls",
+              value=d.mean, low=d.low, high=d.high, unit="regret (paired)",
+              interval=f"95% normal over {CONFIG.long_tasks} tasks", seeds=1, tolerance=0.2)
     assert clamped.low > 0                         # still behind Thompson at 1000 pulls
     assert clamped.mean < scaled.mean               # but less far behind than with unseen inputs
     share = shift.table.set_index("algorithm")["best-arm share, pulls 101+"]

@@ -13,9 +13,11 @@ import numpy as np
 import pytest
 
 from mesalib import gridworld as g
+from mesalib import stats
 from mesalib.experiments import robustness
 
 CONFIG = robustness.Config().test()
+CHAPTER = 2
 
 
 @pytest.fixture(scope="module")
@@ -24,10 +26,16 @@ def result():
 
 
 @pytest.mark.timeout(600)
-def test_alpha_zero_misgeneralizes_and_alpha_large_does_not(result):
+def test_alpha_zero_misgeneralizes_and_alpha_large_does_not(result, claim):
     m = result.sweep.metrics
     goal = m.reached_goal.mean(-1)            # (alpha, seed)
     ends_corner = m.ends_in_corner.mean(-1)
+    for i, alpha in enumerate(CONFIG.alphas):
+        for name, rate in (("reach the goal", goal[i]), ("end in the corner", ends_corner[i])):
+            s = stats.mean_ci(rate, method="t")
+            claim(chapter=CHAPTER, claim=f"alpha = {alpha}: share of deployment episodes in which agents {name}",
+                  value=float(s.mean), low=float(s.low), high=float(s.high), unit="share",
+                  interval=f"95% t over {CONFIG.seeds} training seeds", seeds=CONFIG.seeds, tolerance=0.02)
     # the means with margins, and every seed with a looser bound (seeds spread by ~0.03-0.05)
     assert ends_corner[0].mean() >= 0.8 and np.all(ends_corner[0] >= 0.7), ends_corner[0]
     assert goal[0].mean() <= 0.2 and np.all(goal[0] <= 0.3), goal[0]

@@ -49,3 +49,18 @@ def test_bars_ci_horizontal_puts_categories_down_the_side():
     assert bars["encoding"]["y"]["field"] == "alg" and bars["encoding"]["x"]["field"] == "m"
     assert whiskers["encoding"]["x"]["field"] == "lo" and whiskers["encoding"]["x2"]["field"] == "hi"
     assert upright["layer"][0]["encoding"]["x"]["field"] == "alg"
+
+
+def test_dots_ci_rows_with_offset_groups_and_fixed_domain():
+    df = pd.DataFrame({"system": ["a long name", "a long name", "b", "b"], "measure": ["x", "y", "x", "y"],
+                       "share": [0.123456, 0.5, 0.9, 1.0], "lo": [0.1, 0.4, 0.8, 0.99], "hi": [0.2, 0.6, 1.0, 1.0]})
+    spec = plots.dots_ci(df, "system", "share", "lo", "hi", color="measure", domain=(0, 1)).to_dict()
+    bars, dots = spec["layer"]
+    assert dots["encoding"]["y"]["field"] == "system" and dots["encoding"]["x"]["field"] == "share"
+    assert dots["encoding"]["yOffset"]["field"] == "measure"
+    assert bars["encoding"]["x"]["field"] == "lo" and bars["encoding"]["x2"]["field"] == "hi"
+    assert dots["encoding"]["x"]["scale"]["domain"] == [0, 1]
+    values = spec["datasets"][spec["data"]["name"]] if "datasets" in spec else None
+    assert values is None or values[0]["share"] == 0.1235          # rounded data in the page
+    with pytest.raises(ValueError, match="missing column"):
+        plots.dots_ci(df, "system", "mean", "lo", "hi", color="measure")
