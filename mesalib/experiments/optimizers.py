@@ -21,7 +21,8 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
-from mesalib import gridworld, nn, optpower, ppo, pretrained, validate
+from mesalib import gridworld, nn, optpower, ppo, pretrained, rl2, validate
+from mesalib.experiments import robustness
 
 
 class Config(NamedTuple):
@@ -95,10 +96,9 @@ class BanditState(NamedTuple):
 
 
 def _bandit_logits(params, s: BanditState, horizon: float):
-    # the recurrent step of mesalib.rl2: input (previous arm, previous reward, t / horizon)
+    # the recurrent step of mesalib.rl2 on its input (previous arm, previous reward, t / horizon)
     x = jnp.concatenate([s.prev_a, s.prev_r[None], (s.t / horizon)[None]])
-    h = nn.gru_cell(params["gru"], s.h, x)
-    return h, nn.dense_apply(params["pi"], h)
+    return rl2.policy_step(params, s.h, x)
 
 
 def _bandit_pull(params, s: BanditState, arm, reward, horizon: float) -> BanditState:
@@ -257,7 +257,8 @@ def train_grid_agents(key, config: Config):
 
     Returns the policy parameters with a leading seed axis (grid_seeds, ...).
     """
-    sweep = gridworld.corner_sweep(key, alphas=(config.grid_alpha,), seeds=config.grid_seeds, eval_levels=8)
+    sweep = robustness.corner_sweep(key, robustness.Config(alphas=(config.grid_alpha,), seeds=config.grid_seeds,
+                                                           eval_levels=8))
     return jax.tree_util.tree_map(lambda x: x[0], sweep.params)
 
 
