@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
-from mesalib import gridworld, nn, optpower, ppo, pretrained, rl2, validate
+from mesalib import gridworld, optpower, ppo, pretrained, rl2, validate
 from mesalib.experiments import robustness
 
 
