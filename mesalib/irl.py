@@ -415,12 +415,12 @@ def is_optimal(transitions, reward, gamma: float, policy, tol: float = 1e-7) -> 
 # --------------------------------------------------------------------------- consequences in new environments
 @jax.jit
 def _normalized_regret(p, r_true, r_cand, gamma):
-    _, q_cand = mdp._value_iteration(p, r_cand, gamma, jnp.float32(1e-6), 10_000)
+    _, q_cand = mdp.value_iteration_kernel(p, r_cand, gamma, jnp.float32(1e-6), 10_000)
     pi = jax.nn.one_hot(jnp.argmax(q_cand, -1), q_cand.shape[-1])
-    v_star, _ = mdp._value_iteration(p, r_true, gamma, jnp.float32(1e-6), 10_000)
+    v_star, _ = mdp.value_iteration_kernel(p, r_true, gamma, jnp.float32(1e-6), 10_000)
     a = p.shape[-2]
-    v_pi, _ = mdp._policy_evaluation(p, r_true, gamma, pi)
-    v_unif, _ = mdp._policy_evaluation(p, r_true, gamma, jnp.full(pi.shape, 1.0 / a))
+    v_pi, _ = mdp.policy_evaluation_kernel(p, r_true, gamma, pi)
+    v_unif, _ = mdp.policy_evaluation_kernel(p, r_true, gamma, jnp.full(pi.shape, 1.0 / a))
     j_star, j_pi, j_unif = v_star.mean(-1), v_pi.mean(-1), v_unif.mean(-1)
     return (j_star - j_pi) / jnp.maximum(j_star - j_unif, 1e-9)
 
@@ -429,13 +429,12 @@ def normalized_regret(transitions, true_reward, candidate_reward, gamma: float):
     """How much worse the candidate reward's optimal policy does on the true reward, in (..., )
     environments: (J* − J^π̂) / (J* − J^uniform), J the mean value over start states; 0 = optimal,
     1 = no better than acting at random."""
-    p, r_true, gamma = mdp._prepare(transitions, true_reward, gamma)
-    r_cand = jnp.asarray(mdp.check_reward(candidate_reward, p.shape[-3], p.shape[-2], "candidate_reward"),
-                         jnp.float32)
+    p, r_true, gamma = mdp.check_problem(transitions, true_reward, gamma)
+    r_cand = mdp.check_reward(candidate_reward, p.shape[-3], p.shape[-2], "candidate_reward")
     shape = np.broadcast_shapes(p.shape[:-3], r_true.shape[:-2], r_cand.shape[:-2])
-    p = jnp.broadcast_to(p, shape + p.shape[-3:])
-    r_true = jnp.broadcast_to(r_true, shape + r_true.shape[-2:])
-    r_cand = jnp.broadcast_to(r_cand, shape + r_cand.shape[-2:])
+    p = jnp.broadcast_to(jnp.asarray(p, jnp.float32), shape + p.shape[-3:])
+    r_true = jnp.broadcast_to(jnp.asarray(r_true, jnp.float32), shape + r_true.shape[-2:])
+    r_cand = jnp.broadcast_to(jnp.asarray(r_cand, jnp.float32), shape + r_cand.shape[-2:])
     return _normalized_regret(p, r_true, r_cand, jnp.float32(gamma))
 
 
@@ -555,7 +554,7 @@ class SelectionConfig(NamedTuple):
 def _committee_disagreement(menu, rewards, gamma):
     """Σ_s (1 − largest share of committee votes for one action), per menu environment: (M,)."""
     r = jnp.repeat(rewards[:, None, :, None], menu.shape[-2], axis=-1)     # (C, 1, S, A)
-    _, q = mdp._value_iteration(menu[None], r, gamma, jnp.float32(1e-5), 10_000)
+    _, q = mdp.value_iteration_kernel(menu[None], r, gamma, jnp.float32(1e-5), 10_000)
     votes = jax.nn.one_hot(jnp.argmax(q, -1), q.shape[-1]).mean(0)    # (M, S, A)
     return (1.0 - votes.max(-1)).sum(-1)
 
