@@ -317,7 +317,8 @@ def policy_iteration64(transitions, reward, gamma: float, max_iters: int = 1000)
 
     Starts from action 0 in every state; each round evaluates the policy exactly and, in every
     state where some action beats the current one by more than 1e-12·max(1, |Q|), switches to
-    the lowest-index action of largest Q. Ties are therefore broken toward the current action,
+    the action of largest computed Q (the lowest index among exact ties; actions tied in exact
+    arithmetic can differ by rounding). Ties are therefore broken toward the current action,
     i.e. the first improving action the iteration found: among equally good actions the result
     is not necessarily the one of lowest index. Raises RuntimeError after ``max_iters`` rounds.
     """

@@ -370,7 +370,7 @@ def reward_maps(grid: mdp.Grid, rewards: dict, policy=None) -> pd.DataFrame:
 
 #: Largest room for :func:`corner_test_informativeness`: beyond it a call would take more than
 #: about an hour on a 2-core CPU (see ``benchmarks/corner_tests.log``).
-MAX_CORNER_SIZE = 60
+MAX_CORNER_SIZE = 75
 
 
 def check_corner_size(size) -> int:
