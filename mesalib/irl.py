@@ -11,14 +11,15 @@ Two inverse problems are solved exactly. For an *optimal* deterministic policy, 
 that make it optimal form a polyhedral cone (Ng & Russell 2000), handled with linear programs
 (SciPy's HiGHS). For *soft-optimal* (Boltzmann) policies, the consistent rewards form an
 affine space given by a linear system (Cao, Cohen & Szpruch 2021); its dimension measures what
-the behaviour leaves unidentified. The LP and linear-algebra side runs in float64 NumPy; the
-forward solvers (value iteration) are the JAX ones of :mod:`mesalib.mdp`.
+the behaviour leaves unidentified. Beyond the two inverse problems: the regret of a recovered
+reward in new environments, families of related environments, and the active choice of the next
+environment to observe by a given criterion (e.g. query by committee). The LP and linear-algebra
+side runs in float64 NumPy (with the float64 kernels of :mod:`mesalib.mdp`); batched forward
+solves use its jitted JAX kernels.
 """
 from __future__ import annotations
 
-import contextlib
-import functools
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -28,24 +29,6 @@ import scipy.optimize
 from mesalib import mdp, validate
 
 PARAMETERIZATIONS = ("state", "state_action", "transition")
-
-try:  # Small dense solves are ~10x slower with multi-threaded BLAS on a busy 2-core machine.
-    from threadpoolctl import ThreadpoolController as _Controller
-
-    _BLAS = _Controller()
-
-    def _blas_context():
-        return _BLAS.limit(limits=1, user_api="blas")
-except ImportError:  # optional: without it the results are the same, only slower
-    _blas_context = contextlib.nullcontext
-
-
-def _one_blas_thread(fn):
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        with _blas_context():
-            return fn(*args, **kwargs)
-    return wrapper
 
 
 # --------------------------------------------------------------------------- parameterizations
@@ -143,7 +126,7 @@ def _reward_null_basis(null, d, rtol):
     return u[:, sv > rtol * max(1.0, sv[0])]
 
 
-@_one_blas_thread
+@mdp.single_blas_thread
 def consistent_dimension(transitions, gamma: float, parameterization="state_action", rtol: float = 1e-9) -> int:
     """Dimension of the set of rewards consistent with soft-optimal behaviour in the given environments.
 
@@ -165,7 +148,7 @@ class Recovery(NamedTuple):
     residual: float
 
 
-@_one_blas_thread
+@mdp.single_blas_thread
 def recover_reward(transitions, policies, gamma: float, temperature: float = 1.0,
                    parameterization="state_action", rtol: float = 1e-9) -> Recovery:
     """Solve the identification system for the reward of soft-optimal ``policies`` (K, S, A).
@@ -204,17 +187,7 @@ def _deterministic(policy, s, a, name="policy"):
     return pi
 
 
-def _policy_value_maps(p, feats, gamma, pi):
-    """Linear maps theta -> V^π (S, d) and theta -> Q^π (S, A, d) for a deterministic π."""
-    s = p.shape[0]
-    p_pi = p[np.arange(s), pi]                      # (S, S)
-    f_pi = feats[np.arange(s), pi]                  # (S, d)
-    v_map = np.linalg.solve(np.eye(s) - gamma * p_pi, f_pi)
-    q_map = feats + gamma * np.einsum("sat,td->sad", p, v_map)
-    return v_map, q_map
-
-
-@_one_blas_thread
+@mdp.single_blas_thread
 def optimality_constraints(transitions, policy, gamma: float, parameterization="state") -> np.ndarray:
     """Rows G (S·(A−1), d) with G @ theta <= 0 exactly when ``policy`` is optimal (Ng & Russell 2000).
 
@@ -228,7 +201,7 @@ def optimality_constraints(transitions, policy, gamma: float, parameterization="
     pi = _deterministic(policy, s, a)
     gamma = mdp.check_gamma(gamma)
     feats = reward_features(p, parameterization)
-    v_map, q_map = _policy_value_maps(p, feats, gamma, pi)
+    v_map, q_map = mdp.policy_evaluation64(transitions, feats, gamma, pi)   # linear maps theta -> V, Q
     gap = q_map - v_map[:, None, :]
     keep = np.ones((s, a), bool)
     keep[np.arange(s), pi] = False
@@ -243,8 +216,8 @@ def advantage_row(transitions, policy, gamma: float, parameterization="state") -
     pi = _deterministic(policy, s, a)
     gamma = mdp.check_gamma(gamma)
     feats = reward_features(p, parameterization)
-    v_map, _ = _policy_value_maps(p, feats, gamma, pi)
-    v_unif = np.linalg.solve(np.eye(s) - gamma * p.mean(1), feats.mean(1))
+    v_map, _ = mdp.policy_evaluation64(transitions, feats, gamma, pi)
+    v_unif, _ = mdp.policy_evaluation64(transitions, feats, gamma, np.full((s, a), 1.0 / a))
     return (v_map - v_unif).mean(0)
 
 
@@ -269,7 +242,7 @@ def _environments_and_policies(transitions, policies):
     return p, pis
 
 
-@_one_blas_thread
+@mdp.single_blas_thread
 def feasible_set(transitions, policies, gamma: float, parameterization="state", normalize: bool = True,
                  bound: float = 1e3) -> FeasibleSet:
     """The Ng–Russell feasible set for deterministic policies (K, S) observed in environments (K, S, A, S).
@@ -324,7 +297,7 @@ class Widths(NamedTuple):
         return float(np.mean(self.high - self.low))
 
 
-@_one_blas_thread
+@mdp.single_blas_thread
 def coordinate_widths(fs: FeasibleSet) -> Widths:
     """Minimize and maximize each coordinate of theta over the feasible set (2d linear programs)."""
     d = fs.G.shape[1]
@@ -339,7 +312,7 @@ def coordinate_widths(fs: FeasibleSet) -> Widths:
     return Widths(pts[2 * idx, idx], pts[2 * idx + 1, idx], pts)
 
 
-@_one_blas_thread
+@mdp.single_blas_thread
 def max_margin_reward(transitions, policies, gamma: float, parameterization="state", l1: float = 0.0,
                       bound: float = 1.0) -> np.ndarray:
     """Ng & Russell's (2000) linear program: the reward in the box |theta| <= bound that makes the
@@ -374,29 +347,7 @@ def max_margin_reward(transitions, policies, gamma: float, parameterization="sta
 
 
 # --------------------------------------------------------------------------- float64 checks on the host
-@_one_blas_thread
-def optimal_policy64(transitions, reward, gamma: float, max_iters: int = 1000) -> np.ndarray:
-    """Exact optimal deterministic policy by float64 policy iteration (ties: keep the current action)."""
-    p = mdp.check_transitions(transitions)
-    if p.ndim != 3:
-        raise ValueError(f"transitions must be one environment (S, A, S), got {p.shape}")
-    s, a = p.shape[:2]
-    r = mdp.check_reward(reward, s, a)
-    gamma = mdp.check_gamma(gamma)
-    pi = np.zeros(s, int)
-    for _ in range(max_iters):
-        v = np.linalg.solve(np.eye(s) - gamma * p[np.arange(s), pi], r[np.arange(s), pi])
-        q = r + gamma * p @ v
-        best = q.max(1)
-        current = q[np.arange(s), pi]
-        improve = current < best - 1e-12 * max(1.0, np.abs(best).max())
-        if not improve.any():
-            return pi
-        pi = np.where(improve, q.argmax(1), pi)
-    raise RuntimeError("policy iteration did not converge")
-
-
-@_one_blas_thread
+@mdp.single_blas_thread
 def is_optimal(transitions, reward, gamma: float, policy, tol: float = 1e-7) -> bool:
     """Whether the deterministic ``policy`` is optimal for ``reward`` (float64): no action improves
     on it by more than ``tol`` relative to max(1, |Q|) (1e-7 is HiGHS's feasibility tolerance)."""
@@ -406,21 +357,20 @@ def is_optimal(transitions, reward, gamma: float, policy, tol: float = 1e-7) -> 
     s, a = p.shape[:2]
     r = mdp.check_reward(reward, s, a)
     pi = _deterministic(policy, s, a)
-    gamma = mdp.check_gamma(gamma)
-    v = np.linalg.solve(np.eye(s) - gamma * p[np.arange(s), pi], r[np.arange(s), pi])
-    q = r + gamma * p @ v
+    tol = validate.real("tol", tol, low=0.0)
+    v, q = mdp.policy_evaluation64(transitions, r, gamma, pi)
     return bool(np.all(q <= v[:, None] + tol * max(1.0, np.abs(q).max())))
 
 
 # --------------------------------------------------------------------------- consequences in new environments
 @jax.jit
 def _normalized_regret(p, r_true, r_cand, gamma):
-    _, q_cand = mdp._value_iteration(p, r_cand, gamma, jnp.float32(1e-6), 10_000)
+    _, q_cand = mdp.value_iteration_kernel(p, r_cand, gamma, jnp.float32(1e-6), 10_000)
     pi = jax.nn.one_hot(jnp.argmax(q_cand, -1), q_cand.shape[-1])
-    v_star, _ = mdp._value_iteration(p, r_true, gamma, jnp.float32(1e-6), 10_000)
+    v_star, _ = mdp.value_iteration_kernel(p, r_true, gamma, jnp.float32(1e-6), 10_000)
     a = p.shape[-2]
-    v_pi, _ = mdp._policy_evaluation(p, r_true, gamma, pi)
-    v_unif, _ = mdp._policy_evaluation(p, r_true, gamma, jnp.full(pi.shape, 1.0 / a))
+    v_pi, _ = mdp.policy_evaluation_kernel(p, r_true, gamma, pi)
+    v_unif, _ = mdp.policy_evaluation_kernel(p, r_true, gamma, jnp.full(pi.shape, 1.0 / a))
     j_star, j_pi, j_unif = v_star.mean(-1), v_pi.mean(-1), v_unif.mean(-1)
     return (j_star - j_pi) / jnp.maximum(j_star - j_unif, 1e-9)
 
@@ -428,14 +378,14 @@ def _normalized_regret(p, r_true, r_cand, gamma):
 def normalized_regret(transitions, true_reward, candidate_reward, gamma: float):
     """How much worse the candidate reward's optimal policy does on the true reward, in (..., )
     environments: (J* − J^π̂) / (J* − J^uniform), J the mean value over start states; 0 = optimal,
-    1 = no better than acting at random."""
-    p, r_true, gamma = mdp._prepare(transitions, true_reward, gamma)
-    r_cand = jnp.asarray(mdp.check_reward(candidate_reward, p.shape[-3], p.shape[-2], "candidate_reward"),
-                         jnp.float32)
+    1 = no better than acting at random. π̂ is greedy in the candidate's Q (ties: lowest action
+    index); values come from the float32 JAX solvers of :mod:`mesalib.mdp`, in one compiled call."""
+    p, r_true, gamma = mdp.check_problem(transitions, true_reward, gamma)
+    r_cand = mdp.check_reward(candidate_reward, p.shape[-3], p.shape[-2], "candidate_reward")
     shape = np.broadcast_shapes(p.shape[:-3], r_true.shape[:-2], r_cand.shape[:-2])
-    p = jnp.broadcast_to(p, shape + p.shape[-3:])
-    r_true = jnp.broadcast_to(r_true, shape + r_true.shape[-2:])
-    r_cand = jnp.broadcast_to(r_cand, shape + r_cand.shape[-2:])
+    p = jnp.broadcast_to(jnp.asarray(p, jnp.float32), shape + p.shape[-3:])
+    r_true = jnp.broadcast_to(jnp.asarray(r_true, jnp.float32), shape + r_true.shape[-2:])
+    r_cand = jnp.broadcast_to(jnp.asarray(r_cand, jnp.float32), shape + r_cand.shape[-2:])
     return _normalized_regret(p, r_true, r_cand, jnp.float32(gamma))
 
 
@@ -461,197 +411,6 @@ def environment_family(key, base, num_envs: int, changed_states: int | None = No
     return np.where(mask[:, :, None, None], new, p[None])
 
 
-# --------------------------------------------------------------------------- demonstration 2
-class IdentificationConfig(NamedTuple):
-    """Soft-optimal demonstrations in 1..max_envs environments; the reward is recovered from them
-    and judged in ``held_out`` fresh environments of the same family."""
-    num_mdps: int = 32
-    max_envs: int = 5
-    num_states: int = 10
-    num_actions: int = 3
-    branching: int = 2
-    gamma: float = 0.9
-    temperature: float = 1.0
-    changed_states: int | None = None  # None: independent environments; m: vary m states of a base
-    held_out: int = 16
-    parameterization: str = "state_action"
-
-    def smoke(self) -> "IdentificationConfig":
-        return self._replace(num_mdps=4, max_envs=3, held_out=4)
-
-
-REGRET_FLOOR = 1e-5
-
-
-class IdentificationResult(NamedTuple):
-    """env_counts: (k,); dimension, regret: (num_mdps, k) for the reward recovered from the first
-    K environments; regret is normalized (0 = optimal in held-out environments, 1 = random) and
-    averaged over the held-out environments, each counted as 0 below ``REGRET_FLOOR``."""
-    env_counts: np.ndarray
-    dimension: np.ndarray
-    regret: np.ndarray
-
-
-@_one_blas_thread
-def identification_experiment(key, config: IdentificationConfig = IdentificationConfig()) -> IdentificationResult:
-    """Recover rewards from soft-optimal behaviour in K = 1..max_envs environments, for many random MDPs."""
-    key = validate.prng_key("key", key)
-    c = config
-    n = validate.integer("num_mdps", c.num_mdps, minimum=1)
-    kmax = validate.integer("max_envs", c.max_envs, minimum=1)
-    s = validate.integer("num_states", c.num_states, minimum=2)
-    a = validate.integer("num_actions", c.num_actions, minimum=2)
-    held = validate.integer("held_out", c.held_out, minimum=1)
-    gamma = mdp.check_gamma(c.gamma)
-    if c.parameterization not in ("state", "state_action"):
-        raise ValueError("parameterization must be 'state' or 'state_action' for this experiment")
-    k_base, k_obs, k_held, k_reward = jax.random.split(key, 4)
-    base = mdp.random_mdp(k_base, s, a, branching=c.branching, batch=(n,))
-    obs = np.stack([environment_family(k, b, kmax, c.changed_states, c.branching)
-                    for k, b in zip(jax.random.split(k_obs, n), base)])
-    obs[:, 0] = base  # the first observed environment is the base itself
-    held_envs = np.stack([environment_family(k, b, held, c.changed_states, c.branching)
-                           for k, b in zip(jax.random.split(k_held, n), base)])
-    d = num_parameters(s, a, c.parameterization)
-    theta = mdp.host_rng(k_reward).normal(size=(n, d))
-    feats = reward_features(np.asarray(base[0]), c.parameterization)
-    true_r = np.asarray(theta, np.float64) @ feats.reshape(s * a, d).T
-    true_r = true_r.reshape(n, s, a)
-    _, _, pi = mdp.soft_value_iteration(obs, true_r[:, None], gamma, c.temperature)
-    obs64, pi64 = np.asarray(obs, np.float64), np.asarray(pi, np.float64)
-    dims = np.zeros((n, kmax), int)
-    recovered = np.zeros((kmax, n, s, a))
-    for i in range(n):
-        for k in range(1, kmax + 1):
-            rec = recover_reward(obs64[i, :k], pi64[i, :k], gamma, c.temperature, c.parameterization)
-            dims[i, k - 1] = rec.null_basis.shape[1]
-            recovered[k - 1, i] = (feats.reshape(s * a, d) @ rec.theta).reshape(s, a)
-    per_env = np.stack([np.asarray(normalized_regret(held_envs, true_r[:, None], recovered[k][:, None], gamma))
-                        for k in range(kmax)], axis=1)
-    # Regret is >= 0 exactly; float32 solves leave noise of ~1e-7, which would make printed
-    # results machine-dependent, so values below REGRET_FLOOR count as 0.
-    regret = np.where(per_env < REGRET_FLOOR, 0.0, per_env).mean(-1)
-    return IdentificationResult(np.arange(1, kmax + 1), dims, regret)
-
-
-# --------------------------------------------------------------------------- demonstration 3
-class SelectionConfig(NamedTuple):
-    """Optimal demonstrations; after a first environment the learner picks ``steps`` more from a
-    menu of ``menu_size`` candidates, and the feasible set of state rewards is measured."""
-    num_trials: int = 20
-    num_states: int = 6
-    num_actions: int = 3
-    menu_size: int = 24
-    steps: int = 5
-    gamma: float = 0.9
-    branching: int = 2
-    committee_mix: float = 0.2
-
-    def smoke(self) -> "SelectionConfig":
-        return self._replace(num_trials=3, steps=2, menu_size=8)
-
-
-@jax.jit
-def _committee_disagreement(menu, rewards, gamma):
-    """Σ_s (1 − largest share of committee votes for one action), per menu environment: (M,)."""
-    r = jnp.repeat(rewards[:, None, :, None], menu.shape[-2], axis=-1)     # (C, 1, S, A)
-    _, q = mdp._value_iteration(menu[None], r, gamma, jnp.float32(1e-5), 10_000)
-    votes = jax.nn.one_hot(jnp.argmax(q, -1), q.shape[-1]).mean(0)    # (M, S, A)
-    return (1.0 - votes.max(-1)).sum(-1)
-
-
-@_one_blas_thread
-def select_environments(key, true_reward, first, menu, gamma: float, steps: int, strategy: str = "greedy",
-                        committee_mix: float = 0.2):
-    """Observe the optimal policy of ``true_reward`` (S,) in ``first`` (S, A, S), then in ``steps``
-    environments chosen from ``menu`` (M, S, A, S); returns (chosen (steps,), sizes (steps + 1,)).
-
-    "random" picks uniformly among unused candidates; "greedy" picks the candidate on which a
-    committee of rewards from the current feasible set (its LP vertices, pulled ``committee_mix``
-    of the way to their mean) disagree most about what to do. Neither looks at the true reward.
-    Sizes are the mean per-coordinate widths of the normalized feasible set (``feasible_set``).
-    """
-    key = validate.prng_key("key", key)
-    validate.choice("strategy", strategy, {"greedy", "random"})
-    menu = mdp.check_transitions(menu, "menu")
-    first = mdp.check_transitions(first, "first")
-    if menu.ndim != 4 or first.shape != menu.shape[1:]:
-        raise ValueError(f"menu must be (M, S, A, S) and first (S, A, S) with the same S, A; got {menu.shape}, {first.shape}")
-    steps = validate.integer("steps", steps, minimum=0, maximum=menu.shape[0])
-    gamma = mdp.check_gamma(gamma)
-    committee_mix = validate.real("committee_mix", committee_mix, low=0.0, high=1.0)
-    r = mdp.check_reward(true_reward, menu.shape[1], menu.shape[2], "true_reward")
-    if not np.allclose(r, r[:, :1]):
-        raise ValueError("true_reward must be a state reward (S,) for this experiment")
-    fs = feasible_set(first, optimal_policy64(first, r, gamma), gamma, "state")
-    widths = coordinate_widths(fs)
-    sizes, chosen = [widths.size], []
-    used = np.zeros(menu.shape[0], bool)
-    menu32 = jnp.asarray(menu, jnp.float32)
-    for _ in range(steps):
-        key, k_pick = jax.random.split(key)
-        noise = mdp.host_rng(k_pick).random(menu.shape[0])
-        if strategy == "random":
-            score = noise
-        else:
-            pts = widths.points
-            committee = (1 - committee_mix) * pts + committee_mix * pts.mean(0)
-            score = np.asarray(_committee_disagreement(menu32, jnp.asarray(committee, jnp.float32),
-                                                       jnp.float32(gamma))) + 1e-3 * noise
-        score = np.where(used, -np.inf, score)
-        m = int(np.argmax(score))
-        used[m] = True
-        chosen.append(m)
-        fs = add_environment(fs, menu[m], optimal_policy64(menu[m], r, gamma), gamma, "state")
-        widths = coordinate_widths(fs)
-        sizes.append(widths.size)
-    return np.array(chosen), np.array(sizes)
-
-
-def selection_experiment(key, config: SelectionConfig = SelectionConfig()):
-    """Greedy against random environment selection over ``num_trials`` random problems.
-
-    Returns sizes: dict strategy -> (num_trials, steps + 1), each row divided by its size after
-    the first environment (the same for both strategies).
-    """
-    key = validate.prng_key("key", key)
-    c = config
-    n = validate.integer("num_trials", c.num_trials, minimum=1)
-    s = validate.integer("num_states", c.num_states, minimum=2)
-    a = validate.integer("num_actions", c.num_actions, minimum=2)
-    msize = validate.integer("menu_size", c.menu_size, minimum=1)
-    out = {"greedy": [], "random": []}
-    for k in jax.random.split(key, n):
-        k_env, k_menu, k_r, k_sel = jax.random.split(k, 4)
-        first = np.asarray(mdp.random_mdp(k_env, s, a, branching=c.branching))
-        menu = np.asarray(mdp.random_mdp(k_menu, s, a, branching=c.branching, batch=(msize,)))
-        theta = mdp.host_rng(k_r).normal(size=s)
-        for strategy in out:
-            _, sizes = select_environments(k_sel, theta, first, menu, c.gamma, c.steps, strategy, c.committee_mix)
-            out[strategy].append(sizes / sizes[0])
-    return {k: np.array(v) for k, v in out.items()}
-
-
-# --------------------------------------------------------------------------- demonstration 1 and the Chapter 2 model
-def corner_room(size: int = 5, goal=None) -> mdp.Grid:
-    """An open ``size`` x ``size`` room whose goal cell is terminal; the goal defaults to the
-    top-right corner (0, size − 1), where it sits in every training level of Chapter 2 at α = 0."""
-    size = validate.integer("size", size, minimum=2)
-    goal = (0, size - 1) if goal is None else tuple(int(x) for x in goal)
-    return mdp.gridworld(size, size, terminals=[goal])
-
-
-def goal_and_corner_rewards(grid: mdp.Grid, corner=None):
-    """The two objectives of Chapter 2 as state rewards (S,): "goal" pays 1 for reaching the goal,
-    wherever it is (the ``success`` state); "corner" pays 1 per step in the top-right corner cell."""
-    corner = (0, grid.width - 1) if corner is None else tuple(corner)
-    s = grid.transitions.shape[0]
-    goal_r, corner_r = np.zeros(s), np.zeros(s)
-    goal_r[grid.success] = 1.0
-    corner_r[grid.cells[corner]] = 1.0
-    return goal_r, corner_r
-
-
 def shaped(reward, transitions, potential, gamma: float) -> np.ndarray:
     """Potential-based shaping written as a state-action table for given dynamics (S, A):
     R'(s, a) = R(s, a) + γ Σ_s' P(s'|s, a) Φ(s') − Φ(s) (Ng, Harada & Russell 1999)."""
@@ -667,158 +426,84 @@ def shaped(reward, transitions, potential, gamma: float) -> np.ndarray:
     return r + gamma * p @ phi - phi[:, None]
 
 
-def explaining_rewards(train: mdp.Grid, gamma: float, shaping_scale: float = 0.5, l1: float = 0.05) -> dict:
-    """Very different rewards (name -> (S, A)) under which the goal-seeking policy of ``train`` is optimal.
+# --------------------------------------------------------------------------- choosing environments to observe
+@jax.jit
+def _committee_disagreement(menu, rewards, gamma):
+    """menu (M, S, A, S), rewards (C, S, A) float32 -> (M,) float32."""
+    _, q = mdp.value_iteration_kernel(menu[None], rewards[:, None], gamma, jnp.float32(1e-5), 10_000)   # (C, M, S, A)
+    votes = jax.nn.one_hot(jnp.argmax(q, -1), q.shape[-1]).mean(0)    # (M, S, A)
+    return (1.0 - votes.max(-1)).sum(-1)
 
-    "goal" (the truth), "corner" (a proxy that coincides with it in training), "zero" (every
-    policy is optimal), "shaped goal" (the truth plus potential shaping Φ = −scale·distance to
-    the corner, stored as a state-action table for the training dynamics) and "LP" (Ng & Russell's
-    max-margin state reward with an L1 penalty).
+
+def committee_disagreement(menu, committee, gamma: float) -> np.ndarray:
+    """How much a committee of rewards disagrees about what to do in each candidate environment.
+
+    menu: (M, S, A, S); committee: C rewards, (C, S) state rewards or (C, S, A). Each member votes,
+    in every state, for its optimal action (float32 value iteration; ties: lowest action index);
+    returns (M,) float32, Σ_s (1 − the largest share of votes for one action): 0 when the
+    committee agrees everywhere. The query-by-committee criterion of Seung, Opper & Sompolinsky (1992).
     """
+    p = mdp.check_transitions(menu, "menu")
+    if p.ndim != 4:
+        raise ValueError(f"menu must be a stack of environments (M, S, A, S), got {p.shape}")
+    s, a = p.shape[1:3]
+    r = mdp.check_reward(committee, s, a, "committee")
+    if r.ndim != 3:
+        raise ValueError(f"committee must be rewards (C, S) or (C, S, A) with (S, A) = ({s}, {a}); got "
+                         f"{np.shape(committee)}")
     gamma = mdp.check_gamma(gamma)
-    goal_r, corner_r = goal_and_corner_rewards(train)
-    p = train.transitions
-    corner = np.array([0, train.width - 1])
-    phi = np.where(train.coords[:, 0] >= 0, -shaping_scale * np.abs(train.coords - corner).sum(1), 0.0)
-    pi = optimal_policy64(p, goal_r, gamma)
-    lp = max_margin_reward(p, pi, gamma, "state", l1=l1)
-    s, a = p.shape[:2]
-    rep = lambda r: np.repeat(np.asarray(r, np.float64)[:, None], a, axis=1)
-    return {"goal": rep(goal_r), "corner": rep(corner_r), "zero": np.zeros((s, a)),
-            "shaped goal": shaped(goal_r, p, phi, gamma), "LP": rep(lp)}
+    return np.asarray(_committee_disagreement(jnp.asarray(p, jnp.float32), jnp.asarray(r, jnp.float32),
+                                              jnp.float32(gamma)))
 
 
-def behaviour_table(grid: mdp.Grid, rewards: dict, gamma: float, horizon: int = 30, corner=None):
-    """Where each reward's optimal agent goes in ``grid``, over all start cells (a DataFrame).
+class Selection(NamedTuple):
+    """chosen: (steps,) menu indices in the order chosen; sizes: (steps + 1,) the mean coordinate
+    width of the normalized feasible set after the first environment and after each choice."""
+    chosen: np.ndarray
+    sizes: np.ndarray
 
-    Columns: reward; reaches goal, visits corner (shares of start cells from which the optimal
-    policy, ties to the lowest action index, reaches the goal / steps into the top-right corner
-    within ``horizon`` steps); all actions optimal (share of cells where the reward expresses
-    no preference at all).
+
+@mdp.single_blas_thread
+def select_environments(key, true_reward, first, menu, gamma: float, steps: int,
+                        criterion: Callable) -> Selection:
+    """Observe the optimal policy of ``true_reward`` (S,) in ``first`` (S, A, S), then in ``steps``
+    environments picked one at a time from ``menu`` (M, S, A, S), each time the unused candidate
+    with the highest score.
+
+    ``criterion(key, widths, menu, gamma) -> (M,)`` scores the candidates from what the learner
+    knows: ``widths`` is :func:`coordinate_widths` of the current feasible set (its ``points``
+    are LP vertices of the set, i.e. rewards that explain everything observed so far) and ``key``
+    a fresh key for each choice. It never sees the true reward. Sizes are measured on the
+    normalized feasible set of state rewards (:func:`feasible_set`); the observed policies are
+    the optimal ones of :func:`mesalib.mdp.policy_iteration64`.
     """
-    import pandas as pd
-
+    key = validate.prng_key("key", key)
+    if not callable(criterion):
+        raise ValueError(f"criterion must be a function (key, widths, menu, gamma) -> scores (M,), "
+                         f"got {type(criterion).__name__}")
+    menu = mdp.check_transitions(menu, "menu")
+    first = mdp.check_transitions(first, "first")
+    if menu.ndim != 4 or first.shape != menu.shape[1:]:
+        raise ValueError(f"menu must be (M, S, A, S) and first (S, A, S) with the same S, A; got {menu.shape}, {first.shape}")
+    steps = validate.integer("steps", steps, minimum=0, maximum=menu.shape[0])
     gamma = mdp.check_gamma(gamma)
-    horizon = validate.integer("horizon", horizon, minimum=1)
-    corner = grid.cells[(0, grid.width - 1) if corner is None else tuple(corner)]
-    p = grid.transitions
-    starts = [i for (rc, i) in grid.cells.items() if p[i, 0, grid.success] < 1]
-    rows = []
-    for name, r in rewards.items():
-        pi, q = _optimal_policy_and_q(p, r, gamma)
-        ties = np.all(q >= q.max(1, keepdims=True) - 1e-9 * max(1.0, np.abs(q).max()), axis=1)
-        reached = visited = 0
-        for s0 in starts:
-            path = mdp.rollout_states(p, pi, s0, horizon)
-            reached += grid.success in path
-            visited += corner in path[1:]
-        rows.append({"reward": name, "reaches goal": reached / len(starts), "visits corner": visited / len(starts),
-                     "all actions optimal": float(ties[list(grid.cells.values())].mean())})
-    return pd.DataFrame(rows)
-
-
-def _optimal_policy_and_q(p, r, gamma):
-    r = mdp.check_reward(r, p.shape[0], p.shape[1])
-    pi = optimal_policy64(p, r, gamma)
-    s = p.shape[0]
-    v = np.linalg.solve(np.eye(s) - gamma * p[np.arange(s), pi], r[np.arange(s), pi])
-    return pi, r + gamma * p @ v
-
-
-def reward_maps(grid: mdp.Grid, rewards: dict, policy=None):
-    """Long table (reward, row, column, value) for charting rewards on the grid. value is
-    R(s, policy(s)), the reward for the demonstrated action (the mean over actions if ``policy`` is
-    None); the column "goal ✓" holds the reward of the ``success`` state, i.e. for reaching the goal."""
-    import pandas as pd
-
-    s = grid.transitions.shape[0]
-    pi = None if policy is None else _deterministic(policy, s, grid.transitions.shape[1])
-    rows = []
-    for name, r in rewards.items():
-        r = mdp.check_reward(r, s, grid.transitions.shape[1], name)
-        value = r.mean(1) if pi is None else r[np.arange(s), pi]
-        for (row, col), i in grid.cells.items():
-            rows.append({"reward": name, "row": row, "column": str(col), "value": float(value[i])})
-        rows.append({"reward": name, "row": 0, "column": "goal ✓", "value": float(value[grid.success])})
-    return pd.DataFrame(rows)
-
-
-def corner_test_informativeness(size: int = 5, gamma: float = 0.95, horizon: int = 30):
-    """Chapter 2 in a table: which deployment tests tell the corner-walker from a goal-seeker?
-
-    The α = 0 agent is modelled as goal-blind: in every level it takes the actions that are
-    optimal in the training room (goal in the top-right corner; ties to the lowest action index),
-    and its episode ends if it steps on the goal. For every level (goal cell ≠ corner) and start
-    cell, the test is informative if some action it takes before reaching the goal (within
-    ``horizon`` steps) is not optimal for the "goal" reward of that level. Returns a float array
-    (size, size, size, size) indexed [goal_row, goal_col, start_row, start_col], 1 = informative,
-    NaN where undefined (goal = start, or goal = corner, where the two objectives coincide).
-    """
-    size = validate.integer("size", size, minimum=2)
-    gamma = mdp.check_gamma(gamma)
-    horizon = validate.integer("horizon", horizon, minimum=1)
-    out = np.full((size, size, size, size), np.nan)
-    corner = (0, size - 1)
-    train = corner_room(size)
-    walker, _ = _optimal_policy_and_q(train.transitions, goal_and_corner_rewards(train)[0], gamma)
-    for g in [(r, c) for r in range(size) for c in range(size) if (r, c) != corner]:
-        level = corner_room(size, g)
-        goal_r, _ = goal_and_corner_rewards(level)
-        _, q_goal = _optimal_policy_and_q(level.transitions, goal_r, gamma)
-        ok = q_goal >= q_goal.max(1, keepdims=True) - 1e-9
-        # the walker's action in each cell of the level is its training action in that cell
-        pi = np.zeros(level.transitions.shape[0], int)
-        for rc, i in level.cells.items():
-            pi[i] = walker[train.cells[rc]]
-        for (r0, c0), s0 in level.cells.items():
-            if (r0, c0) == g:
-                continue
-            path = mdp.rollout_states(level.transitions, pi, s0, horizon)
-            before_goal = [s for s in path[:-1] if level.coords[s, 0] >= 0 and s != level.cells[g]]
-            out[g + (r0, c0)] = float(any(not ok[s, pi[s]] for s in before_goal))
-    return out
-
-
-def informativeness_by_goal(informative) -> tuple:
-    """From ``corner_test_informativeness``: (p, per_goal) with p the share of informative
-    (level, start) tests and per_goal (size, size) the share for each goal cell (NaN at the corner)."""
-    inf = np.asarray(informative, dtype=np.float64)
-    if inf.ndim != 4 or inf.shape[:2] != inf.shape[2:]:
-        raise ValueError(f"informative must be (size, size, size, size), got {inf.shape}")
-    counts = np.isfinite(inf).sum(axis=(2, 3))
-    totals = np.nansum(inf, axis=(2, 3))
-    per_goal = np.where(counts > 0, totals / np.maximum(counts, 1), np.nan)
-    return float(np.nansum(inf) / np.isfinite(inf).sum()), per_goal
-
-
-# --------------------------------------------------------------------------- summaries for charts
-def summarize_identification(results: dict):
-    """DataFrame (family, environments, dimension, regret, low, high) from label -> IdentificationResult;
-    regret is the mean over MDPs with a 95% bootstrap interval."""
-    import pandas as pd
-
-    from mesalib import stats
-
-    rows = []
-    for label, res in results.items():
-        for j, k in enumerate(res.env_counts):
-            ci = stats.mean_ci(res.regret[:, j])
-            rows.append({"family": label, "environments": int(k), "dimension": float(res.dimension[:, j].mean()),
-                         "regret": float(ci.mean), "low": float(ci.low), "high": float(ci.high),
-                         "MDPs": int(res.regret.shape[0])})
-    return pd.DataFrame(rows)
-
-
-def summarize_selection(sizes: dict):
-    """DataFrame (strategy, environments chosen, size, low, high) from strategy -> (trials, steps + 1)."""
-    import pandas as pd
-
-    from mesalib import stats
-
-    rows = []
-    for strategy, arr in sizes.items():
-        for j in range(arr.shape[1]):
-            ci = stats.mean_ci(arr[:, j])
-            rows.append({"strategy": strategy, "environments chosen": j, "size": float(ci.mean),
-                         "low": float(ci.low), "high": float(ci.high)})
-    return pd.DataFrame(rows)
+    r = mdp.check_reward(true_reward, menu.shape[1], menu.shape[2], "true_reward")
+    if r.ndim != 2 or not np.allclose(r, r[:, :1]):
+        raise ValueError("true_reward must be a state reward (S,) for this experiment")
+    fs = feasible_set(first, mdp.policy_iteration64(first, r, gamma).policy, gamma, "state")
+    widths = coordinate_widths(fs)
+    sizes, chosen = [widths.size], []
+    used = np.zeros(menu.shape[0], bool)
+    for _ in range(steps):
+        key, k_pick = jax.random.split(key)
+        score = np.asarray(criterion(k_pick, widths, menu, gamma), dtype=np.float64)
+        if score.shape != used.shape:
+            raise ValueError(f"criterion must return one score per menu environment, shape {used.shape}; "
+                             f"got {score.shape}")
+        m = int(np.argmax(np.where(used, -np.inf, score)))
+        used[m] = True
+        chosen.append(m)
+        fs = add_environment(fs, menu[m], mdp.policy_iteration64(menu[m], r, gamma).policy, gamma, "state")
+        widths = coordinate_widths(fs)
+        sizes.append(widths.size)
+    return Selection(np.array(chosen, dtype=int), np.array(sizes))

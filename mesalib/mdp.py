@@ -1,13 +1,28 @@
-"""Tabular Markov decision processes as arrays, with value iteration and soft value iteration.
+"""Tabular Markov decision processes as arrays: value iteration, soft value iteration, policy
+evaluation and policy iteration.
 
 An environment is its transition array ``P[s, a, s'] = Pr(s' | s, a)`` of shape (S, A, S); a
 reward is an array over state-action pairs ``R[s, a]`` of shape (S, A) (a state-only reward
-``R[s]`` of shape (S,) is accepted and means the same reward for every action). Every solver
-broadcasts over leading batch axes, so ``P: (n, S, A, S)`` with ``R: (n, S, A)`` solves n MDPs in
-one compiled call. Values are discounted sums with discount ``gamma`` in [0, 1).
+``R[s]`` of shape (S,) is accepted and means the same reward for every action). Values are
+discounted sums with discount ``gamma`` in [0, 1).
+
+Three kinds of solver:
+
+* JAX, float32, on the accelerator: :func:`value_iteration`, :func:`soft_value_iteration` and
+  :func:`policy_evaluation` check their inputs on the host and call the module-level jitted
+  kernels :func:`value_iteration_kernel`, :func:`soft_value_iteration_kernel` and
+  :func:`policy_evaluation_kernel` (unchecked, for use inside other jitted code). They broadcast
+  over leading batch axes, so ``P: (n, S, A, S)`` with ``R: (n, S, A)`` solves n MDPs in one call.
+* NumPy, float64, on the host, for one environment: :func:`policy_evaluation64` and
+  :func:`policy_iteration64`, exact up to float64 rounding (the linear programs of
+  :mod:`mesalib.irl` need that precision).
+* NumPy, float64, for deterministic dynamics given as successor tables (:func:`successors`):
+  :func:`deterministic_value_iteration64`, batched, in time linear in the table's size.
 """
 from __future__ import annotations
 
+import contextlib
+import functools
 from typing import NamedTuple
 
 import jax
@@ -82,7 +97,11 @@ def check_policy(policy, num_states: int, num_actions: int, name: str = "policy"
     return arr
 
 
-def _prepare(transitions, reward, gamma):
+def check_problem(transitions, reward, gamma):
+    """Check an MDP problem: returns (P (..., S, A, S), R (..., S, A), gamma), float64 NumPy.
+
+    The batch axes of ``transitions`` and ``reward`` must broadcast together.
+    """
     p = check_transitions(transitions)
     s, a = p.shape[-3], p.shape[-2]
     r = check_reward(reward, s, a)
@@ -90,7 +109,11 @@ def _prepare(transitions, reward, gamma):
         np.broadcast_shapes(p.shape[:-3], r.shape[:-2])
     except ValueError:
         raise ValueError(f"batch axes of transitions {p.shape[:-3]} and reward {r.shape[:-2]} do not broadcast") from None
-    return jnp.asarray(p, jnp.float32), jnp.asarray(r, jnp.float32), check_gamma(gamma)
+    return p, r, check_gamma(gamma)
+
+
+def _float32(p, r, gamma):
+    return jnp.asarray(p, jnp.float32), jnp.asarray(r, jnp.float32), gamma
 
 
 # --------------------------------------------------------------------------- solvers
@@ -99,7 +122,10 @@ def _backup(p, r, v, gamma):
 
 
 @jax.jit
-def _value_iteration(p, r, gamma, tol, max_iters):
+def value_iteration_kernel(p, r, gamma, tol, max_iters):
+    """Jitted value iteration without input checks: p (..., S, A, S), r (..., S, A) float32, gamma,
+    tol, max_iters scalars (traced, so new values do not recompile). Returns (V, Q). Use
+    :func:`value_iteration` unless calling from inside other jitted code."""
     shape = jnp.broadcast_shapes(p.shape[:-2], r.shape[:-1])
 
     def cond(c):
@@ -120,7 +146,9 @@ def _value_iteration(p, r, gamma, tol, max_iters):
 
 
 @jax.jit
-def _soft_value_iteration(p, r, gamma, temperature, tol, max_iters):
+def soft_value_iteration_kernel(p, r, gamma, temperature, tol, max_iters):
+    """Jitted soft value iteration without input checks (see :func:`soft_value_iteration`):
+    returns (V, Q, policy)."""
     shape = jnp.broadcast_shapes(p.shape[:-2], r.shape[:-1])
 
     def soft_max(q):
@@ -149,10 +177,10 @@ def value_iteration(transitions, reward, gamma: float, tol: float = 1e-6, max_it
     Iterates the Bellman optimality backup until the value error is below ``tol`` relative to
     max(1, |V|) (or ``max_iters``); transitions (..., S, A, S), reward (..., S, A) or (..., S).
     """
-    p, r, gamma = _prepare(transitions, reward, gamma)
+    p, r, gamma = _float32(*check_problem(transitions, reward, gamma))
     tol = validate.real("tol", tol, low=0.0, low_open=True)
     max_iters = validate.integer("max_iters", max_iters, minimum=1)
-    return _value_iteration(p, r, jnp.float32(gamma), jnp.float32(tol), max_iters)
+    return value_iteration_kernel(p, r, jnp.float32(gamma), jnp.float32(tol), max_iters)
 
 
 def soft_value_iteration(transitions, reward, gamma: float, temperature: float = 1.0, tol: float = 1e-6,
@@ -162,15 +190,17 @@ def soft_value_iteration(transitions, reward, gamma: float, temperature: float =
     Returns (V: (..., S), Q: (..., S, A), policy: (..., S, A)) with policy(a|s) = exp((Q - V)/τ),
     the Boltzmann-rational behaviour the identification results assume (τ = ``temperature``).
     """
-    p, r, gamma = _prepare(transitions, reward, gamma)
+    p, r, gamma = _float32(*check_problem(transitions, reward, gamma))
     temperature = validate.real("temperature", temperature, low=0.0, low_open=True)
     tol = validate.real("tol", tol, low=0.0, low_open=True)
     max_iters = validate.integer("max_iters", max_iters, minimum=1)
-    return _soft_value_iteration(p, r, jnp.float32(gamma), jnp.float32(temperature), jnp.float32(tol), max_iters)
+    return soft_value_iteration_kernel(p, r, jnp.float32(gamma), jnp.float32(temperature), jnp.float32(tol), max_iters)
 
 
 @jax.jit
-def _policy_evaluation(p, r, gamma, pi):
+def policy_evaluation_kernel(p, r, gamma, pi):
+    """Jitted exact policy evaluation without input checks: p (..., S, A, S), r (..., S, A),
+    pi (..., S, A) action probabilities, batch axes equal. Returns (V, Q)."""
     s = p.shape[-1]
     p_pi = jnp.einsum("...sa,...sat->...st", pi, p)
     r_pi = jnp.einsum("...sa,...sa->...s", pi, r)
@@ -183,13 +213,13 @@ def policy_evaluation(transitions, reward, gamma: float, policy):
 
     policy: integer actions (..., S) or action probabilities (..., S, A).
     """
-    p, r, gamma = _prepare(transitions, reward, gamma)
+    p, r, gamma = _float32(*check_problem(transitions, reward, gamma))
     pi = check_policy(policy, p.shape[-3], p.shape[-2])
     shape = np.broadcast_shapes(p.shape[:-2], r.shape[:-1], pi.shape[:-1])
     p = jnp.broadcast_to(p, shape[:-1] + p.shape[-3:])
     r = jnp.broadcast_to(r, shape + r.shape[-1:])
     pi = jnp.broadcast_to(jnp.asarray(pi, jnp.float32), shape + pi.shape[-1:])
-    return _policy_evaluation(p, r, jnp.float32(gamma), pi)
+    return policy_evaluation_kernel(p, r, jnp.float32(gamma), pi)
 
 
 def greedy_policy(q):
@@ -203,6 +233,171 @@ def optimal_action_mask(q, tol: float = 1e-4):
     best = q.max(-1, keepdims=True)
     scale = jnp.maximum(1.0, jnp.abs(q).max(axis=(-1, -2), keepdims=True))
     return q >= best - tol * scale
+
+
+# --------------------------------------------------------------------------- float64 kernels on the host
+try:  # Small dense solves are ~10x slower with multi-threaded BLAS on a busy 2-core machine.
+    from threadpoolctl import ThreadpoolController as _Controller
+
+    _BLAS = _Controller()
+
+    def _blas_context():
+        return _BLAS.limit(limits=1, user_api="blas")
+except ImportError:  # optional: without it the results are the same, only slower
+    _blas_context = contextlib.nullcontext
+
+
+def single_blas_thread(fn):
+    """Decorator: run ``fn`` with one BLAS thread (results are the same; many small dense float64
+    solves are much faster without threading overhead)."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with _blas_context():
+            return fn(*args, **kwargs)
+    return wrapper
+
+
+def _one_environment(transitions, name: str = "transitions") -> np.ndarray:
+    p = check_transitions(transitions, name)
+    if p.ndim != 3:
+        raise ValueError(f"{name} must be one environment of shape (S, A, S), got {p.shape}")
+    return p
+
+
+def _reward_columns(reward, s: int, a: int) -> np.ndarray:
+    """(S,) and (S, A) rewards as (S, A); a (S, A, d) array is d rewards side by side."""
+    r = np.asarray(reward, dtype=np.float64)
+    if r.ndim == 3 and r.shape[:2] == (s, a):
+        if not np.all(np.isfinite(r)):
+            raise ValueError("reward must be finite")
+        return r
+    if r.ndim > 2:
+        raise ValueError(f"reward must have shape (S,), (S, A) or (S, A, d) with (S, A) = ({s}, {a}); got {r.shape}")
+    return check_reward(r, s, a)
+
+
+@single_blas_thread
+def policy_evaluation64(transitions, reward, gamma: float, policy):
+    """Exact values of a fixed policy in float64 on the host: V = (I − γ P_π)⁻¹ R_π, Q = R + γ P V.
+
+    transitions: one environment (S, A, S); reward: (S,), (S, A), or (S, A, d) for d rewards side
+    by side (with reward features φ(s, a) ∈ R^d this gives the linear maps θ ↦ V^π (S, d) and
+    θ ↦ Q^π (S, A, d)); policy: integer actions (S,) or action probabilities (S, A).
+    Returns (V: (S,) or (S, d), Q: (S, A) or (S, A, d)).
+    """
+    p = _one_environment(transitions)
+    s, a = p.shape[:2]
+    r = _reward_columns(reward, s, a)
+    gamma = check_gamma(gamma)
+    policy = np.asarray(policy)
+    deterministic = np.issubdtype(policy.dtype, np.integer)
+    if policy.ndim != (1 if deterministic else 2):
+        raise ValueError(f"policy must be one policy: integer actions (S,) = ({s},) or probabilities "
+                         f"(S, A) = ({s}, {a}); got shape {policy.shape}")
+    pi = check_policy(policy, s, a)                       # shape, range, rows summing to 1
+    if deterministic:
+        p_pi, r_pi = p[np.arange(s), policy], r[np.arange(s), policy]
+    else:
+        p_pi, r_pi = np.einsum("sa,sat->st", pi, p), np.einsum("sa,sa...->s...", pi, r)
+    v = np.linalg.solve(np.eye(s) - gamma * p_pi, r_pi)
+    q = r + gamma * p @ v if r.ndim == 2 else r + gamma * np.einsum("sat,td->sad", p, v)
+    return v, q
+
+
+class Solution64(NamedTuple):
+    """An optimal deterministic policy with its values, float64: policy (S,) int, v (S,), q (S, A)."""
+    policy: np.ndarray
+    v: np.ndarray
+    q: np.ndarray
+
+
+@single_blas_thread
+def policy_iteration64(transitions, reward, gamma: float, max_iters: int = 1000) -> Solution64:
+    """An optimal deterministic policy, its values V and Q, by float64 policy iteration on the host.
+
+    Starts from action 0 in every state; each round evaluates the policy exactly and, in every
+    state where some action beats the current one by more than 1e-12·max(1, |Q|), switches to
+    the action of largest computed Q (the lowest index among exact ties; actions tied in exact
+    arithmetic can differ by rounding). Ties are therefore broken toward the current action,
+    i.e. the first improving action the iteration found: among equally good actions the result
+    is not necessarily the one of lowest index. Raises RuntimeError after ``max_iters`` rounds.
+    """
+    p = _one_environment(transitions)
+    s, a = p.shape[:2]
+    r = check_reward(reward, s, a)
+    if r.ndim != 2:
+        raise ValueError(f"reward must be one reward (S,) or (S, A) = ({s}, {a}), got {np.shape(reward)}")
+    gamma = check_gamma(gamma)
+    max_iters = validate.integer("max_iters", max_iters, minimum=1)
+    pi = np.zeros(s, int)
+    states = np.arange(s)
+    for _ in range(max_iters):
+        v = np.linalg.solve(np.eye(s) - gamma * p[states, pi], r[states, pi])
+        q = r + gamma * p @ v
+        best = q.max(1)
+        improve = q[states, pi] < best - 1e-12 * max(1.0, np.abs(best).max())
+        if not improve.any():
+            return Solution64(pi, v, q)
+        pi = np.where(improve, q.argmax(1), pi)
+    raise RuntimeError(f"policy iteration did not converge in max_iters = {max_iters} rounds")
+
+
+def successors(transitions, name: str = "transitions") -> np.ndarray:
+    """The next state of every (s, a) of deterministic dynamics: (..., S, A) int.
+
+    Raises ValueError unless every P[s, a, :] puts all its probability on one state.
+    """
+    p = check_transitions(transitions, name)
+    nxt = p.argmax(-1)
+    if not np.all(np.take_along_axis(p, nxt[..., None], -1) == 1.0):
+        raise ValueError(f"{name} must be deterministic (every P[s, a, :] one-hot) to have successors")
+    return nxt
+
+
+def deterministic_value_iteration64(successor_table, reward, gamma: float, tol: float = 1e-12,
+                                    max_iters: int = 100_000):
+    """Optimal values of deterministic MDPs, Q(s, a) = R(s, a) + γ V(next(s, a)), float64 on the host.
+
+    successor_table: (..., S, A) integer next states (:func:`successors`); reward (..., S, A) or
+    (..., S), broadcasting with it. Each sweep costs O(size of the table), so many MDPs can be
+    solved at once. Stops when the value error is below ``tol`` relative to max(1, |V|) (an exact
+    fixed point stops it at once). Returns (V: (..., S), Q: (..., S, A)).
+    """
+    nxt = np.asarray(successor_table)
+    if nxt.ndim < 2 or not np.issubdtype(nxt.dtype, np.integer):
+        raise ValueError(f"successor_table must be integer next states of shape (..., S, A); got "
+                         f"{nxt.dtype} {nxt.shape}")
+    s, a = nxt.shape[-2:]
+    if nxt.min() < 0 or nxt.max() >= s:
+        raise ValueError(f"successor_table entries must be states in [0, {s - 1}]")
+    r = check_reward(reward, s, a)
+    try:
+        shape = np.broadcast_shapes(nxt.shape, r.shape)
+    except ValueError:
+        raise ValueError(f"batch axes of successor_table {nxt.shape[:-2]} and reward {r.shape[:-2]} "
+                         "do not broadcast") from None
+    gamma = check_gamma(gamma)
+    tol = validate.real("tol", tol, low=0.0, low_open=True)
+    max_iters = validate.integer("max_iters", max_iters, minimum=1)
+    batch = int(np.prod(shape[:-2]))
+    # one flat value vector for all MDPs; column j of the table as indices into it
+    offsets = (np.arange(batch) * s)[:, None]
+    nxt = np.broadcast_to(nxt, shape).reshape(batch, s, a)
+    cols = [nxt[:, :, j] + offsets for j in range(a)]
+    r = np.broadcast_to(r, shape).reshape(batch, s, a)
+    r_cols = [np.ascontiguousarray(r[:, :, j]) for j in range(a)]
+    v = np.zeros((batch, s))
+    for _ in range(max_iters):
+        v_new = r_cols[0] + gamma * v.ravel()[cols[0]]
+        for j in range(1, a):
+            np.maximum(v_new, r_cols[j] + gamma * v.ravel()[cols[j]], out=v_new)
+        # as in value_iteration: ||V_{k+1} - V_k|| <= e (1 - gamma) / gamma bounds the error of V_{k+1} by e
+        delta = np.abs(v_new - v).max() * gamma / ((1 - gamma) * max(1.0, np.abs(v_new).max()))
+        v = v_new
+        if delta <= tol:
+            break
+    q = np.stack([r_cols[j] + gamma * v.ravel()[cols[j]] for j in range(a)], axis=-1).reshape(shape)
+    return v.reshape(shape[:-1]), q
 
 
 # --------------------------------------------------------------------------- environments

@@ -1,5 +1,5 @@
 """Unit tests for mesalib.irl: reward parameterizations, the identification system, the
-Ng–Russell feasible set and its linear programs, environment selection and the grid models."""
+Ng–Russell feasible set and its linear programs, regret, and environment selection."""
 import mesalib  # noqa: F401  (configures XLA before the first JAX computation)
 
 import jax
@@ -23,6 +23,10 @@ def sparse_envs():
 
 def rng(seed=0):
     return np.random.default_rng(seed)
+
+
+def optimal(p, r, gamma=GAMMA):
+    return mdp.policy_iteration64(p, r, gamma).policy
 
 
 # ---------------------------------------------------------------- parameterizations
@@ -50,8 +54,8 @@ def test_potential_shaping_leaves_optimal_and_soft_optimal_policies_unchanged(sp
         phi = 5 * rng(10 + i).normal(size=S)
         r2 = irl.shaped(r, p, phi, GAMMA)
         assert np.abs(r2 - r).max() > 1.0  # a visibly different reward
-        pi = irl.optimal_policy64(p, r, GAMMA)
-        np.testing.assert_array_equal(irl.optimal_policy64(p, r2, GAMMA), pi)
+        pi = optimal(p, r, GAMMA)
+        np.testing.assert_array_equal(optimal(p, r2, GAMMA), pi)
         _, q, soft = mdp.soft_value_iteration(p, r, GAMMA)
         _, q2, soft2 = mdp.soft_value_iteration(p, r2, GAMMA)
         np.testing.assert_allclose(np.asarray(soft2), np.asarray(soft), atol=1e-4)
@@ -113,10 +117,10 @@ def test_recover_reward_rejects_bad_inputs(envs):
 # ---------------------------------------------------------------- optimal behaviour: the Ng–Russell set
 def _problem(p, seed):
     r = rng(seed).normal(size=S)
-    return r, irl.optimal_policy64(p, r, GAMMA)
+    return r, optimal(p, r, GAMMA)
 
 
-def test_optimal_policy64_matches_value_iteration(sparse_envs):
+def test_optimal_policy_is_optimal_and_others_are_not(sparse_envs):
     for i, p in enumerate(sparse_envs[:3]):
         r, pi = _problem(p, i)
         _, q = mdp.value_iteration(p, r, GAMMA)
@@ -142,7 +146,7 @@ def test_constraints_hold_exactly_for_rewards_that_make_the_policy_optimal(spars
 def test_every_lp_reward_makes_the_observed_policy_optimal(sparse_envs, parameterization):
     p = sparse_envs[:3]
     r = rng(3).normal(size=S)
-    pis = np.stack([irl.optimal_policy64(e, r, GAMMA) for e in p])
+    pis = np.stack([optimal(e, r, GAMMA) for e in p])
     theta = irl.max_margin_reward(p, pis, GAMMA, parameterization, l1=0.01)
     reward = irl.expected_reward(theta, p[0], parameterization)
     assert np.abs(theta).max() > 0.1                      # not the trivial R = 0
@@ -167,7 +171,7 @@ def test_the_true_reward_is_in_the_normalized_set_and_sets_shrink(sparse_envs):
     assert np.all(truth >= w.low - 1e-7) and np.all(truth <= w.high + 1e-7)
     sizes = [w.size]
     for e in sparse_envs[1:]:
-        fs = irl.add_environment(fs, e, irl.optimal_policy64(e, r, GAMMA), GAMMA, "state")
+        fs = irl.add_environment(fs, e, optimal(e, r, GAMMA), GAMMA, "state")
         w = irl.coordinate_widths(fs)
         assert np.all(truth >= w.low - 1e-7) and np.all(truth <= w.high + 1e-7)
         sizes.append(w.size)
@@ -203,19 +207,77 @@ def test_normalized_regret(sparse_envs):
     assert np.all(reg_neg > 1.0)   # the opposite reward does worse than acting at random
 
 
+def noise_criterion(key, widths, menu, gamma):
+    return mdp.host_rng(key).random(len(menu))
+
+
+def committee_criterion(key, widths, menu, gamma):
+    return irl.committee_disagreement(menu, widths.points, gamma)
+
+
 def test_select_environments_returns_valid_choices(sparse_envs):
     r = rng(9).normal(size=S)
     menu = mdp.random_mdp(jax.random.key(5), S, A, branching=2, batch=(5,))
-    for strategy in ("greedy", "random"):
-        chosen, sizes = irl.select_environments(jax.random.key(0), r, sparse_envs[0], menu, GAMMA, 3, strategy)
+    for criterion in (committee_criterion, noise_criterion):
+        chosen, sizes = irl.select_environments(jax.random.key(0), r, sparse_envs[0], menu, GAMMA, 3, criterion)
         assert len(set(chosen.tolist())) == 3 and chosen.max() < 5
         assert sizes.shape == (4,) and np.all(np.diff(sizes) <= 1e-9)
-    with pytest.raises(ValueError, match="strategy"):
-        irl.select_environments(jax.random.key(0), r, sparse_envs[0], menu, GAMMA, 3, "best")
+    # the pick is the unused candidate of highest score
+    prefer_last = lambda key, widths, menu, gamma: np.arange(len(menu), dtype=float)   # noqa: E731
+    sel = irl.select_environments(jax.random.key(0), r, sparse_envs[0], menu, GAMMA, 3, prefer_last)
+    assert sel.chosen.tolist() == [4, 3, 2]
+    with pytest.raises(ValueError, match="criterion must be a function"):
+        irl.select_environments(jax.random.key(0), r, sparse_envs[0], menu, GAMMA, 3, "greedy")
+    with pytest.raises(ValueError, match="criterion must return one score"):
+        irl.select_environments(jax.random.key(0), r, sparse_envs[0], menu, GAMMA, 1, lambda *args: np.zeros(2))
     with pytest.raises(ValueError, match="steps"):
-        irl.select_environments(jax.random.key(0), r, sparse_envs[0], menu, GAMMA, 6)
+        irl.select_environments(jax.random.key(0), r, sparse_envs[0], menu, GAMMA, 6, noise_criterion)
     with pytest.raises(ValueError, match="state reward"):
-        irl.select_environments(jax.random.key(0), rng().normal(size=(S, A)), sparse_envs[0], menu, GAMMA, 1)
+        irl.select_environments(jax.random.key(0), rng().normal(size=(S, A)), sparse_envs[0], menu, GAMMA, 1,
+                                noise_criterion)
+    with pytest.raises(ValueError, match="key"):
+        irl.select_environments(0, r, sparse_envs[0], menu, GAMMA, 1, noise_criterion)
+
+
+def numpy_disagreement(menu, committee, gamma, iters=2000):
+    """Float64 reference: each member's greedy actions by plain value iteration, then the votes."""
+    m, s, a = menu.shape[:3]
+    out = np.zeros(m)
+    for j in range(m):
+        actions = []
+        for theta in committee:
+            r = np.repeat(theta[:, None], a, 1)
+            v = np.zeros(s)
+            for _ in range(iters):
+                v = (r + gamma * menu[j] @ v).max(1)
+            actions.append((r + gamma * menu[j] @ v).argmax(1))
+        votes = np.eye(a)[np.array(actions)].mean(0)                 # (S, A)
+        out[j] = (1 - votes.max(1)).sum()
+    return out
+
+
+def test_committee_disagreement_matches_float64_reference(sparse_envs):
+    committee = rng(11).normal(size=(4, S))
+    got = irl.committee_disagreement(sparse_envs, committee, GAMMA)
+    assert got.shape == (len(sparse_envs),)
+    np.testing.assert_allclose(got, numpy_disagreement(sparse_envs, committee, GAMMA), atol=1e-6)
+    assert np.all(irl.committee_disagreement(sparse_envs, committee[:1].repeat(3, 0), GAMMA) == 0)  # unanimous
+    with pytest.raises(ValueError, match="menu must be a stack"):
+        irl.committee_disagreement(sparse_envs[0], committee, GAMMA)
+    with pytest.raises(ValueError, match="committee"):
+        irl.committee_disagreement(sparse_envs, committee[0], GAMMA)
+    with pytest.raises(ValueError, match="gamma"):
+        irl.committee_disagreement(sparse_envs, committee, 1.0)
+
+
+def test_hot_paths_do_not_recompile_on_a_second_call(sparse_envs):
+    committee = rng(12).normal(size=(4, S))
+    irl.committee_disagreement(sparse_envs, committee, GAMMA)
+    irl.normalized_regret(sparse_envs, committee[0], committee[1], GAMMA)
+    before = (irl._committee_disagreement._cache_size(), irl._normalized_regret._cache_size())
+    irl.committee_disagreement(sparse_envs, committee + 1.0, 0.8)
+    irl.normalized_regret(sparse_envs, committee[2], committee[3], 0.8)
+    assert (irl._committee_disagreement._cache_size(), irl._normalized_regret._cache_size()) == before
 
 
 def test_environment_family_changes_only_the_chosen_states(sparse_envs):
@@ -225,37 +287,16 @@ def test_environment_family_changes_only_the_chosen_states(sparse_envs):
     np.testing.assert_allclose(fam.sum(-1), 1.0)
 
 
-def test_experiments_smoke():
-    res = irl.identification_experiment(jax.random.key(0), irl.IdentificationConfig().smoke())
-    assert res.dimension.shape == res.regret.shape == (4, 3)
-    assert (res.dimension[:, 0] == 10).all() and (res.dimension[:, 1:] == 1).all()
-    sizes = irl.selection_experiment(jax.random.key(0), irl.SelectionConfig().smoke())
-    assert sizes["greedy"].shape == sizes["random"].shape == (3, 3)
-    np.testing.assert_allclose(sizes["greedy"][:, 0], 1.0)
-    frame = irl.summarize_selection(sizes)
-    assert list(frame.columns) == ["strategy", "environments chosen", "size", "low", "high"]
-    frame = irl.summarize_identification({"independent": res})
-    assert len(frame) == 3 and frame["dimension"].tolist() == [10.0, 1.0, 1.0]
-
-
-# ---------------------------------------------------------------- grid models
-def test_corner_room_rewards_and_shaping():
-    room = irl.corner_room(4)
-    goal_r, corner_r = irl.goal_and_corner_rewards(room)
-    assert goal_r[room.success] == 1 and corner_r[room.cells[(0, 3)]] == 1 and goal_r.sum() == corner_r.sum() == 1
-    pi = irl.optimal_policy64(room.transitions, goal_r, 0.9)
-    assert irl.is_optimal(room.transitions, corner_r, 0.9, pi)  # the two objectives agree in training
-    table = irl.behaviour_table(room, {"goal": goal_r}, 0.9)
-    assert table.loc[0, "reaches goal"] == 1.0
+def test_bad_inputs_name_the_parameter(sparse_envs):
+    p = sparse_envs[0]
+    r = rng(13).normal(size=S)
     with pytest.raises(ValueError, match="potential"):
-        irl.shaped(goal_r, room.transitions, np.zeros(3), 0.9)
-
-
-def test_corner_test_informativeness_small_room():
-    inf = irl.corner_test_informativeness(3)
-    p, per_goal = irl.informativeness_by_goal(inf)
-    assert np.isnan(per_goal[0, 2]) and np.isnan(inf[0, 2]).all()
-    assert np.isnan(inf[1, 1, 1, 1])
-    assert 0.5 < p < 1.0
-    with pytest.raises(ValueError, match="informative"):
-        irl.informativeness_by_goal(np.zeros((3, 3)))
+        irl.shaped(r, p, np.zeros(3), GAMMA)
+    with pytest.raises(ValueError, match="candidate_reward"):
+        irl.normalized_regret(sparse_envs, r, np.zeros(S + 1), GAMMA)
+    with pytest.raises(ValueError, match="tol"):
+        irl.is_optimal(p, r, GAMMA, optimal(p, r), tol=-1.0)
+    with pytest.raises(ValueError, match="key"):
+        irl.environment_family(3, p, 2)
+    with pytest.raises(ValueError, match="changed_states"):
+        irl.environment_family(jax.random.key(0), p, 2, changed_states=S + 1)

@@ -9,10 +9,13 @@ import jax
 import numpy as np
 
 from mesalib import irl, mdp
+from mesalib.experiments import unidentifiability as experiment
 
 GAMMA = 0.9
 # Exercise 1's environment: 5 states, 3 actions, every transition possible.
 EX1_STATES, EX1_ACTIONS = 5, 3
+# Exercise 3: a 7x7 room, tests until the walker is exposed with probability 0.99.
+EX3_SIZE, EX3_CONFIDENCE = 7, 0.99
 
 
 def _fail(msg: str) -> bool:
@@ -55,22 +58,22 @@ def check_goal_free_reward(reward) -> bool:
     """reward: a state reward (S,) for the 5x5 training room that pays nothing for reaching the goal
     (reward[room.success] == 0) yet makes the demonstrated goal-reaching policy optimal, strictly
     better than acting at random."""
-    room = irl.corner_room(5)
+    room = experiment.corner_room(5)
     s = room.transitions.shape[0]
     try:
         if reward is None:
             raise TypeError
         r = np.asarray(reward, dtype=np.float64)
     except (TypeError, ValueError):
-        return _fail(f"Give a numeric array of shape ({s},): one reward per state of irl.corner_room(5).")
+        return _fail(f"Give a numeric array of shape ({s},): one reward per state of unidentifiability.corner_room(5).")
     if r.shape != (s,) or not np.all(np.isfinite(r)):
         return _fail(f"The reward must be a finite array of shape ({s},) (25 cells, then success, then end); "
                      f"got shape {r.shape}.")
     if abs(r[room.success]) > 1e-12:
         return _fail("This reward pays for reaching the goal (reward[room.success] != 0); the point is to explain "
                      "the behaviour without mentioning the goal.")
-    goal_r, _ = irl.goal_and_corner_rewards(room)
-    pi = irl.optimal_policy64(room.transitions, goal_r, GAMMA)
+    goal_r, _ = experiment.goal_and_corner_rewards(room)
+    pi = mdp.policy_iteration64(room.transitions, goal_r, GAMMA).policy
     if not irl.is_optimal(room.transitions, r, GAMMA, pi):
         return _fail("Under this reward some state has a better action than the demonstrated one, so it does not "
                      "explain the behaviour. Check with irl.is_optimal(room.transitions, reward, 0.9, pi).")
@@ -78,8 +81,8 @@ def check_goal_free_reward(reward) -> bool:
     if adv <= 1e-9:
         return _fail("This reward makes every policy (or at least the random one) just as good: it explains the "
                      "behaviour only the way R = 0 does. Find one that actually prefers it.")
-    new = irl.corner_room(5, (4, 0))
-    table = irl.behaviour_table(new, {"yours": r}, GAMMA)
+    new = experiment.corner_room(5, (4, 0))
+    table = experiment.behaviour_table(new, {"yours": r}, GAMMA)
     print(f"Correct: it explains the demonstration without rewarding the goal. With the goal moved to (4, 0) its "
           f"agent reaches the goal from {table.loc[0, 'reaches goal']:.0%} of the start cells.")
     return True
@@ -94,11 +97,11 @@ def check_tests_needed(answer) -> bool:
             raise ValueError
     except (TypeError, ValueError):
         return _fail("Give a whole number of tests.")
-    p, _ = irl.informativeness_by_goal(irl.corner_test_informativeness(7))
-    want = int(np.ceil(np.log(0.01) / np.log(1 - p)))
+    p, _ = experiment.informativeness_by_goal(experiment.corner_test_informativeness(EX3_SIZE))
+    want = experiment.tests_needed(p, EX3_CONFIDENCE)
     if k < want:
         return _fail(f"Not enough: with {k} tests the walker stays hidden with probability (1 − p)^{k}, which is "
-                     f"above 0.01. First compute p with irl.corner_test_informativeness(7).")
+                     f"above 0.01. First compute p with unidentifiability.corner_test_informativeness(7).")
     if k > want:
         return _fail(f"{k} tests would do, but fewer suffice: find the smallest k with (1 − p)^k ≤ 0.01.")
     print(f"Correct: p = {p:.3f} per test, so {want} tests expose the walker with probability "
