@@ -71,6 +71,10 @@ class LSAConfig(NamedTuple):
         """The claim tests' size: 4 seeds, the same training budget."""
         return self._replace(seeds=4)
 
+    def deeper(self) -> "LSAConfig":
+        """The chapter's deeper model: two layers, a longer run on smaller batches."""
+        return self._replace(layers=2, num_updates=500, batch=1024)
+
     def check(self) -> "LSAConfig":
         for name in ("dim", "context", "layers", "num_updates", "batch", "pool", "test_tasks"):
             validate.integer(name, getattr(self, name), minimum=1)
@@ -196,6 +200,13 @@ def run_lsa(key, config: LSAConfig = LSAConfig(), progress: bool | str = False) 
     seconds = time.perf_counter() - start
     return LSAResult(layers, np.asarray(out.metrics["loss"]), test_loss, gd_loss,
                      gd_theory(config.dim, config.context), step, off_kq, off_v, cos, diff, seconds, config)
+
+
+def curve_frame(result: LSAResult, num_windows: int = 30) -> pd.DataFrame:
+    """Training loss averaged over windows of updates: mean over seeds with a 95% normal interval."""
+    means, window = stats.window_means(result.train_loss, num_windows)   # (windows, seeds)
+    s = stats.mean_ci(means, axis=1, method="normal")
+    return pd.DataFrame({"update": (np.arange(len(means)) + 1) * window, "loss": s.mean, "low": s.low, "high": s.high})
 
 
 def lsa_table(result: LSAResult) -> pd.DataFrame:
@@ -366,12 +377,18 @@ class ProbeResult(NamedTuple):
     """r2: held-out R² per (features, target, arm); edits: per (direction, delta, arm) the mean
     change of that arm's log-odds (with an interval over held-out episodes); swap: share of held-out
     steps at which swapping the decoded posterior means of the favourite and the runner-up arm
-    makes the runner-up the favourite, for the probe's directions and for random ones."""
+    makes the runner-up the favourite, for the probe's directions and for random ones; hidden
+    (n, hidden) the trained GRU's states, successes and failures (n, k) each arm's counts before
+    the pull, groups (n,) the episode of each row (n = tasks x pulls)."""
     r2: pd.DataFrame
     edits: pd.DataFrame
     swap: dict
     posterior_r2: np.ndarray
     alpha: float
+    hidden: np.ndarray
+    successes: np.ndarray
+    failures: np.ndarray
+    groups: np.ndarray
     config: ProbeConfig
 
 
@@ -427,7 +444,8 @@ def run_gru_probes(key, config: ProbeConfig = ProbeConfig()) -> ProbeResult:
                 rand.append(_log_odds((h + delta * np.linalg.norm(direction) * r / np.linalg.norm(r)) @ w + b, arm) - base)
             edits.append(_per_task(np.mean(rand, 0), task, direction="random", delta=float(delta), arm=arm))
     return ProbeResult(pd.DataFrame(rows), pd.DataFrame(edits), _swap(fit.probe, h, w, b, rng),
-                       fit.r2, float(np.median(fit.probe.alpha)), config)
+                       fit.r2, float(np.median(fit.probe.alpha)), features["trained GRU"].astype(np.float32),
+                       s, f, groups, config)
 
 
 def _per_task(change, task, **labels) -> dict:
@@ -703,3 +721,17 @@ def agents_frame(result: AgentResult) -> pd.DataFrame:
              "accepted": bool(result.steerability[i, s] >= result.config.accept_threshold)}
             for i, a in enumerate(result.config.alphas) for s in range(result.config.seeds)]
     return pd.DataFrame(rows)
+
+
+def depth_table(one: LSAResult, deep: LSAResult, two_steps: dict) -> pd.DataFrame:
+    """Test loss of one and two trained layers (intervals over seeds) beside the best one and two
+    plain GD steps and least squares (0 on noise-free tasks with N >= d)."""
+    steps = ", ".join(f"{s:.2f}" for s in two_steps["steps"])
+    fixed = lambda name, v: {"model": name, "mean": float(v), "low": float(v), "high": float(v), "n": 1}  # noqa: E731
+    return pd.DataFrame([
+        _ci_row(one.test_loss, model="one LSA layer (trained)"),
+        fixed("best single GD step (theory)", one.theory["loss"]),
+        _ci_row(deep.test_loss, model="two LSA layers (trained)"),
+        fixed(f"best two GD steps (sizes {steps})", two_steps["loss"]),
+        fixed("least squares", 0.0),
+    ])
