@@ -73,7 +73,7 @@ class LSAConfig(NamedTuple):
 
     def deeper(self) -> "LSAConfig":
         """The chapter's deeper model: two layers, a longer run on smaller batches."""
-        return self._replace(layers=2, num_updates=500, batch=1024)
+        return self._replace(layers=2, num_updates=500, batch=512)
 
     def check(self) -> "LSAConfig":
         for name in ("dim", "context", "layers", "num_updates", "batch", "pool", "test_tasks"):
@@ -245,11 +245,12 @@ def weights_frame(result: LSAResult, seed: int = 0) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _least_squares(x, y):
-    """Minimum-norm least squares on the context, evaluated at the query."""
-    def one(xc, yc, xq):
-        return xq @ jnp.linalg.pinv(xc) @ yc
-    return jax.vmap(one)(x[:, :-1], y[:, :-1], x[:, -1])
+def _least_squares(x, y) -> np.ndarray:
+    """Minimum-norm least squares on the context, evaluated at the query; float64 NumPy, so the
+    nearly singular systems of N = d stay reproducible across machines."""
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    w = np.einsum("bdn,bn->bd", np.linalg.pinv(x[:, :-1]), y[:, :-1])
+    return np.einsum("bd,bd->b", w, x[:, -1])
 
 
 SHIFTS = (
@@ -281,7 +282,7 @@ def shift_table(key, result: LSAResult, shifts=SHIFTS, tasks: int = 8192) -> pd.
         read = train.tree_stack([nn.lsa_gd_construction(c.dim, float(s)) for s in result.step])
         read_loss = np.asarray(mse([read], x, y))
         gd = float(_mse_jit(gd_layers(c), x, y))
-        ls = float(jnp.mean((_least_squares(x, y) - y[:, -1]) ** 2))
+        ls = float(np.mean((_least_squares(x, y) - np.asarray(y[:, -1], np.float64)) ** 2))
         rows.append(_ci_row(trained, condition=name, model="trained LSA"))
         rows.append(_ci_row(read_loss, condition=name, model="one GD step (size read off)"))
         rows.append({"condition": name, "model": "one GD step (theory size)", "mean": gd, "low": gd, "high": gd, "n": 1})
@@ -289,11 +290,11 @@ def shift_table(key, result: LSAResult, shifts=SHIFTS, tasks: int = 8192) -> pd.
     return pd.DataFrame(rows)
 
 
-def best_gd_steps(key, config: LSAConfig, grid=None, tasks: int = 4096) -> dict:
+def best_gd_steps(key, config: LSAConfig, grid=None, tasks: int = 2048) -> dict:
     """The best ``config.layers`` plain GD steps (one size per step, searched on a grid) and
     their loss on fresh tasks: the reference for a deeper model."""
     validate.prng_key("key", key)
-    grid = np.linspace(0.0, 1.5, 31) if grid is None else np.asarray(grid, np.float64)
+    grid = np.linspace(0.0, 1.5, 16) if grid is None else np.asarray(grid, np.float64)
     x, y = sample_regression(key, tasks, config.dim, config.context)
 
     @jax.jit
@@ -558,20 +559,16 @@ def goal_vector(params: dict, walls, goal_from, goal_to) -> jax.Array:
 
 def goal_probe_data(walls, corner):
     """Every observation of the room with the agent and the goal on different free cells, the goal
-    away from the corner: (observations (M, H, W, 3), goal positions (M, 2))."""
-    walls = np.asarray(walls)
+    away from the corner: (observations (M, H, W, 3) float32, goal positions (M, 2))."""
+    walls = np.asarray(walls, bool)
     free = [tuple(c) for c in np.argwhere(~walls)]
-    corner = tuple(np.asarray(corner))
-    obs, goals = [], []
-    for g in free:
-        if g == corner:
-            continue
-        for a in free:
-            if a != g:
-                level = gridworld.EnvParams(jnp.asarray(walls), jnp.array(g), jnp.array(a), jnp.int32(1))
-                obs.append(gridworld.observe(gridworld.EnvState(jnp.array(a), jnp.int32(0)), level))
-                goals.append(g)
-    return jnp.stack(obs), np.asarray(goals, np.float64)
+    pairs = [(g, a) for g in free if g != tuple(np.asarray(corner)) for a in free if a != g]
+    obs = np.zeros((len(pairs),) + walls.shape + (gridworld.NUM_CHANNELS,), np.float32)
+    obs[..., 0] = walls
+    for i, (g, a) in enumerate(pairs):   # channels as gridworld.observe: walls, agent, goal
+        obs[i, a[0], a[1], 1] = 1.0
+        obs[i, g[0], g[1], 2] = 1.0
+    return jnp.asarray(obs), np.asarray([g for g, _ in pairs], np.float64)
 
 
 class AgentResult(NamedTuple):
@@ -616,6 +613,11 @@ def _steer_all(key, params, levels, targets, coefs, max_steps):
     return jax.tree_util.tree_map(lambda x: x.reshape((a, s) + x.shape[1:]), traj)
 
 
+@functools.partial(jax.jit, static_argnums=(1, 2))
+def _untrained_policies(keys, obs_dim, hidden):
+    return jax.vmap(lambda k: ppo.init_policy(k, obs_dim, gridworld.NUM_ACTIONS, hidden))(keys)
+
+
 def run_agents(key, config: AgentConfig = AgentConfig(), progress: bool | str = False) -> AgentResult:
     """Train Chapter 2's agents, probe them for the goal, steer them, and score them."""
     validate.prng_key("key", key)
@@ -630,10 +632,10 @@ def run_agents(key, config: AgentConfig = AgentConfig(), progress: bool | str = 
     feats = np.asarray(feats, np.float64)
     r2 = lambda x: float(np.mean(probes.fit_probe(k_probe, x, goals).r2))  # noqa: E731
     goal_r2 = np.array([[r2(feats[a, s]) for s in range(config.seeds)] for a in range(len(config.alphas))])
-    obs_dim = int(np.prod(obs.shape[1:]))
-    untrained = [ppo.init_policy(ku, obs_dim, gridworld.NUM_ACTIONS, config.ppo.hidden)
-                 for ku in jax.random.split(k_untrained, config.untrained)]
-    untrained_r2 = np.array([r2(np.asarray(jax.vmap(hidden_features, (None, 0))(p, obs), np.float64)) for p in untrained])
+    untrained = _untrained_policies(jax.random.split(k_untrained, config.untrained), int(np.prod(obs.shape[1:])),
+                                    tuple(config.ppo.hidden))
+    untrained_feats = np.asarray(jax.jit(jax.vmap(jax.vmap(hidden_features, (None, 0)), (0, None)))(untrained, obs))
+    untrained_r2 = np.array([r2(np.asarray(f, np.float64)) for f in untrained_feats])
     raw_r2 = r2(np.asarray(obs, np.float64).reshape(len(obs), -1))
     coefs = jnp.asarray(config.coefs, jnp.float32)
     max_steps = sweep.traj.action.shape[-1]
