@@ -65,8 +65,8 @@ def test_off_distribution_it_behaves_as_one_gd_step(keys, lsa):
 @pytest.mark.timeout(900)
 def test_two_layers_beat_the_best_single_step(keys):
     deep = ex.run_lsa(keys["deep"], ex.LSAConfig().deeper().test())
-    low, high = t_interval(deep.test_loss)
-    assert high < ex.gd_theory(10, 10)["loss"], deep.test_loss
+    # seeds differ a lot (some stall near 4.7), but every one beats the best single step
+    assert np.all(deep.test_loss < 0.95 * ex.gd_theory(10, 10)["loss"]), deep.test_loss
 
 
 @pytest.fixture(scope="module")
