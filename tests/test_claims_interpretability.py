@@ -145,3 +145,16 @@ def test_configs_reject_bad_settings_naming_the_parameter():
         ex.run_gru_probes(0)
     with pytest.raises(ValueError, match="context"):
         ex.gd_theory(10, 0)
+
+
+def test_probe_observations_follow_the_gridworld_observation():
+    from mesalib import gridworld
+    import jax.numpy as jnp
+    room = np.asarray(gridworld.open_room(7, 7))
+    obs, goals = ex.goal_probe_data(room, gridworld.top_right(7, 7))
+    assert obs.shape == (24 * 24, 7, 7, 3)
+    for i in (0, 100, 575):
+        agent = np.argwhere(np.asarray(obs[i, ..., 1]))[0]
+        level = gridworld.make_params(room, goals[i].astype(int), agent)
+        want = gridworld.observe(gridworld.EnvState(jnp.asarray(agent, jnp.int32), jnp.int32(0)), level)
+        np.testing.assert_array_equal(np.asarray(obs[i]), np.asarray(want))
