@@ -91,3 +91,112 @@ def gru_scan(params: dict, h0: jax.Array, xs: jax.Array, resets: jax.Array | Non
         return h, h
 
     return jax.lax.scan(step, h0, (xs, resets))
+
+
+# --------------------------------------------------------------------------------------------- linear self-attention
+
+def lsa_init(key, dim: int, scale: float = 0.1) -> dict:
+    """One linear self-attention layer over tokens of width ``dim``: query, key and value
+    matrices ``wq, wk, wv`` (dim, dim), entries N(0, scale^2)."""
+    validate.prng_key("key", key)
+    dim = validate.integer("dim", dim, minimum=1)
+    scale = validate.real("scale", scale, low=0.0)
+    kq, kk, kv = jax.random.split(key, 3)
+    return {n: scale * jax.random.normal(k, (dim, dim)) for n, k in (("wq", kq), ("wk", kk), ("wv", kv))}
+
+
+def lsa_attend(params: dict, context: jax.Array, queries: jax.Array) -> jax.Array:
+    """Linear self-attention with a residual connection: the context tokens are keys and values.
+
+    context: (n, dim), queries: (Q, dim) -> (Q, dim), each query becoming
+    ``e + (1/n) sum_j W_V c_j (W_K c_j . W_Q e)`` (no softmax; von Oswald et al. 2023, eq. 4).
+    """
+    if jnp.ndim(context) != 2 or jnp.ndim(queries) != 2 or params["wq"].shape != (context.shape[1],) * 2 \
+            or queries.shape[1] != context.shape[1]:
+        raise ValueError(f"context (n, dim) and queries (Q, dim) must match the layer's (dim, dim) matrices "
+                         f"{params['wq'].shape}; got {jnp.shape(context)} and {jnp.shape(queries)}")
+    u = queries @ (params["wk"].T @ params["wq"]).T     # (Q, dim): W_K^T W_Q e for every query
+    z = (u @ context.T) @ context / context.shape[0]    # (Q, dim): C W_K^T W_Q e, C = mean of c c^T
+    return queries + z @ params["wv"].T
+
+
+def lsa_apply(params: dict, tokens: jax.Array, num_context: int) -> jax.Array:
+    """One LSA layer over a whole sequence, for one example: tokens (T, dim) -> (T, dim).
+
+    The first ``num_context`` tokens are keys and values; every token (context and queries) is
+    updated, as in a transformer layer, so layers can be stacked (see :func:`lsa_attend`).
+    """
+    if jnp.ndim(tokens) != 2:
+        raise ValueError(f"tokens must have shape (T, dim), got {jnp.shape(tokens)}")
+    num_context = validate.integer("num_context", num_context, minimum=1, maximum=tokens.shape[0])
+    return lsa_attend(params, tokens[:num_context], tokens)
+
+
+def lsa_regression_tokens(x_context: jax.Array, y_context: jax.Array, x_query: jax.Array) -> jax.Array:
+    """Tokens ``(x_j, y_j)`` for an in-context regression task, then the query ``(x_q, 0)``.
+
+    x_context: (N, d), y_context: (N,), x_query: (d,) -> (N + 1, d + 1).
+    """
+    ctx = jnp.concatenate([x_context, y_context[:, None]], axis=1)
+    query = jnp.concatenate([x_query, jnp.zeros_like(x_query[:1])])
+    return jnp.concatenate([ctx, query[None]], axis=0)
+
+
+def lsa_predict(layers, x_context: jax.Array, y_context: jax.Array, x_query: jax.Array) -> jax.Array:
+    """Prediction of a stack of LSA layers (a list of params) for one task: the *negated* last
+    coordinate of the query token after the last layer (von Oswald et al.'s sign convention, under
+    which stacked GD constructions are several GD steps). Returns a scalar."""
+    layers = list(layers)
+    if not layers:
+        raise ValueError("layers must hold at least one LSA layer")
+    tokens = lsa_regression_tokens(x_context, y_context, x_query)
+    n = x_context.shape[0]
+    for params in layers[:-1]:
+        tokens = lsa_apply(params, tokens, n)
+    return -lsa_attend(layers[-1], tokens[:n], tokens[-1:])[0, -1]  # the last layer: only the query matters
+
+
+def lsa_gd_construction(dim_x: int, step: float) -> dict:
+    """The LSA layer that performs one gradient-descent step (von Oswald et al. 2023, Prop. 1).
+
+    On L(w) = 1/(2N) sum_j (w.x_j - y_j)^2 from w = 0, one step of size ``step`` gives
+    w_1 = (step/N) sum_j y_j x_j. With W_K = W_Q = diag(1..1, 0) and W_V = diag(0..0, -step),
+    the query's last coordinate becomes -w_1.x_q (so :func:`lsa_predict` returns w_1.x_q), and every
+    context token's y_j becomes the residual y_j - w_1.x_j, so stacking k copies is k GD steps.
+    """
+    dim_x = validate.integer("dim_x", dim_x, minimum=1)
+    step = validate.real("step", step)
+    eye = jnp.diag(jnp.concatenate([jnp.ones(dim_x), jnp.zeros(1)]))
+    wv = jnp.zeros((dim_x + 1, dim_x + 1)).at[-1, -1].set(-step)
+    return {"wq": eye, "wk": eye, "wv": wv}
+
+
+def lsa_effective(params: dict) -> tuple:
+    """The parts of a layer that reach the prediction of :func:`lsa_predict` (one layer).
+
+    The prediction is ``-(v . C M e_q)`` with ``M = W_K^T W_Q`` and ``v`` the last row of W_V,
+    and the query's last coordinate is zero, so only ``M[:, :d]`` and ``v`` matter. They are
+    defined up to a scale (``cM``, ``v/c``); this returns them normalized so that the mean of
+    ``diag(M[:d, :d])`` is 1: (kq (d + 1, d), value (d + 1,)) with value = -v.
+    """
+    m = params["wk"].T @ params["wq"]
+    d = m.shape[0] - 1
+    kq = m[:, :d]
+    scale = jnp.trace(kq[:d]) / d
+    return kq / scale, -params["wv"][-1] * scale
+
+
+def lsa_as_gd(params: dict) -> dict:
+    """Read a trained one-layer LSA as preconditioned GD: ``y_hat ~ x_q^T P (1/N) sum_j y_j x_j``.
+
+    Returns {"preconditioner": P (d, d) = value_y * kq_xx, "step": mean of diag(P),
+    "off_kq", "off_value": the share of the squared norm of the normalized kq (value) that lies
+    outside the GD construction's support (kq's x-block diagonal; value's y entry)}.
+    """
+    kq, value = lsa_effective(params)
+    d = kq.shape[1]
+    p = value[-1] * kq[:d]
+    diag = jnp.sum(jnp.diagonal(kq[:d]) ** 2)
+    return {"preconditioner": p, "step": jnp.trace(p) / d,
+            "off_kq": 1.0 - diag / jnp.sum(kq ** 2),
+            "off_value": 1.0 - value[-1] ** 2 / jnp.sum(value ** 2)}

@@ -242,3 +242,18 @@ def dots_ci(df: pd.DataFrame, category: str, value: str, low: str, high: str, co
         tooltip=tooltip)
     rows = data[category].nunique()
     return alt.layer(bars, dots).properties(width=WIDTH, height=max(HEIGHT, 44 * rows))
+def scatter(df: pd.DataFrame, x: str, y: str, color: str | None = None, title: str = "",
+            x_title: str | None = None, y_title: str | None = None, rule_x: float | None = None,
+            sort=None) -> alt.Chart:
+    """One point per row (e.g. one per trained agent); ``rule_x`` draws a vertical threshold."""
+    _check_columns(df, x, y, color)
+    data = round_frame(df)
+    col = alt.Color(f"{color}:N", title=color, sort=sort) if color else alt.value(PALETTE[0])
+    points = alt.Chart(data, title=title).mark_point(filled=True, size=60, opacity=0.8).encode(
+        x=alt.X(f"{x}:Q", title=x_title or x), y=alt.Y(f"{y}:Q", title=y_title or y), color=col,
+        tooltip=list(data.columns))
+    layers = [points]
+    if rule_x is not None:
+        rule = alt.Chart(pd.DataFrame({x: [float(rule_x)]})).mark_rule(strokeDash=[4, 4], color="#888")
+        layers.append(rule.encode(x=f"{x}:Q"))
+    return alt.layer(*layers).properties(width=WIDTH, height=HEIGHT)
