@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from mesalib import validate
+from mesalib import validate, verify
 
 DEFAULT_ALPHAS = (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0)
 
@@ -252,3 +252,25 @@ def steering_vector(acts_to, acts_from) -> np.ndarray:
     if a.shape[1] != b.shape[1]:
         raise ValueError(f"acts_to and acts_from need the same width, got {a.shape[1]} and {b.shape[1]}")
     return a.mean(0) - b.mean(0)
+
+
+def layer_probe(params, layer: int, x, target):
+    """Fit a least-squares linear probe of hidden layer ``layer``'s post-ReLU activations to ``target``.
+
+    x: (n, d); target: (n,). Returns (probe_params, r2): ``probe_params`` is an MLP whose single
+    output is the probe's reading, so a proposition about the probe is an output property that
+    :mod:`mesalib.verify` can check.
+    """
+    p = verify.check_params(params)
+    layer = validate.integer("layer", layer, minimum=1, maximum=len(p) - 1)
+    x, target = np.asarray(x, np.float64), np.asarray(target, np.float64)
+    if x.ndim != 2 or x.shape[1] != p[0]["w"].shape[0] or target.shape != x.shape[:1]:
+        raise ValueError(f"x must be (n, {p[0]['w'].shape[0]}) and target (n,), got {x.shape} and {target.shape}")
+    h = x
+    for lay in p[:layer]:
+        h = np.maximum(h @ lay["w"] + lay["b"], 0.0)
+    design = np.concatenate([h, np.ones((len(h), 1))], axis=1)
+    coef, *_ = np.linalg.lstsq(design, target, rcond=None)
+    resid = target - design @ coef
+    r2 = 1.0 - resid.var() / target.var()
+    return p[:layer] + [{"w": coef[:-1, None], "b": coef[-1:]}], float(r2)

@@ -3,6 +3,8 @@ the checkers' own code, pass; wrong and blank answers fail without raising."""
 import mesalib  # noqa: F401
 import jax
 import numpy as np
+
+from mesalib import probes
 import pytest
 
 from mesalib import datasets, nn, train
@@ -93,7 +95,7 @@ def test_the_stateable_candidates_are_decided_by_the_verifier():
         STATEABLE[1]: (policy, V.Box(np.array([-3.0, -3.0, 2.0, 1.0]), np.array([-1.0, 3.0, 2.0, 1.0])),
                        V.argmax_is(int(train.predict(policy, np.array([[-2.0, 0.0, 2.0, 1.0]]))[0]), 4)),
     }
-    probe, _ = chapter.probe_network(policy, 2, obs, obs[:, 2])
+    probe, _ = probes.layer_probe(policy, 2, obs, obs[:, 2])
     g = float(near[0, 2])
     statements[STATEABLE[2]] = (probe, V.linf_ball(near[0], 0.1), V.Property(np.array([[1.0], [-1.0]]),
                                                                               np.array([0.5 - g, g + 0.5]), (0, 1)))

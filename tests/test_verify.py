@@ -5,6 +5,8 @@ import mesalib  # noqa: F401  (sets the XLA CPU flag before JAX starts)
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from mesalib import probes
 import pytest
 import scipy.optimize
 
@@ -444,8 +446,8 @@ def test_probe_network_recovers_a_linear_readout():
     x = np.random.default_rng(0).normal(size=(300, 3))
     h1 = np.maximum(x @ np.asarray(params[0]["w"]) + np.asarray(params[0]["b"]), 0)
     target = h1 @ np.arange(8.0) + 0.5
-    probe, r2 = chapter.probe_network(params, 1, x, target)
+    probe, r2 = probes.layer_probe(params, 1, x, target)
     assert r2 == pytest.approx(1.0, abs=1e-9) and len(probe) == 2
     np.testing.assert_allclose(V.forward(V.check_params(probe), x)[:, 0], target, atol=1e-8)
     with pytest.raises(ValueError, match="layer"):
-        chapter.probe_network(params, 3, x, target)
+        probes.layer_probe(params, 3, x, target)

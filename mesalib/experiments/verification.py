@@ -17,7 +17,7 @@ import jax
 import numpy as np
 import pandas as pd
 
-from mesalib import datasets, stats, train, validate, verify
+from mesalib import datasets, probes, stats, train, validate, verify
 
 STATUS_NAMES = {"verified": "certified by exact only", "falsified": "falsified by exact only"}
 
@@ -438,28 +438,6 @@ def counterexample(policy: Policy, noise: Noise, delta: float, hazard: str = "ri
 
 # --------------------------------------------------------------------------------------------- Demonstration 3
 
-def probe_network(params, layer: int, x, target):
-    """Fit a least-squares linear probe of hidden layer ``layer``'s post-ReLU activations to ``target``.
-
-    x: (n, d); target: (n,). Returns (probe_params, r2): ``probe_params`` is an MLP whose single
-    output is the probe's reading, so a proposition about the probe is an output property.
-    (This joins ``mesalib/probes.py``, the library's probes module, when that module exists.)
-    """
-    p = verify.check_params(params)
-    layer = validate.integer("layer", layer, minimum=1, maximum=len(p) - 1)
-    x, target = np.asarray(x, np.float64), np.asarray(target, np.float64)
-    if x.ndim != 2 or x.shape[1] != p[0]["w"].shape[0] or target.shape != x.shape[:1]:
-        raise ValueError(f"x must be (n, {p[0]['w'].shape[0]}) and target (n,), got {x.shape} and {target.shape}")
-    h = x
-    for lay in p[:layer]:
-        h = np.maximum(h @ lay["w"] + lay["b"], 0.0)
-    design = np.concatenate([h, np.ones((len(h), 1))], axis=1)
-    coef, *_ = np.linalg.lstsq(design, target, rcond=None)
-    resid = target - design @ coef
-    r2 = 1.0 - resid.var() / target.var()
-    return p[:layer] + [{"w": coef[:-1, None], "b": coef[-1:]}], float(r2)
-
-
 def run_candidates(key, policy: Policy, config: Config = Config()) -> pd.DataFrame:
     """Candidates 2-4 of Demonstration 3, stated as properties and decided: invariance to a hazard
     behind the agent, goal-directedness in a region, and a linear probe of the goal's x-offset."""
@@ -475,7 +453,7 @@ def run_candidates(key, policy: Policy, config: Config = Config()) -> pd.DataFra
     box = verify.Box(np.array([-3.0, -3.0, 1.0, 1.0]), np.array([-1.0, 3.0, 3.0, 3.0]))
     r = verify.verify(policy.params, box, verify.argmax_in([up, right], 4), "complete", key=k_region)
     checks.append({"candidate": "3. action is up or right (goal up-right, hazard behind)", "result": r.status})
-    probe, r2 = probe_network(policy.params, c.probe_layer, policy.obs, policy.obs[:, 2])
+    probe, r2 = probes.layer_probe(policy.params, c.probe_layer, policy.obs, policy.obs[:, 2])
     near = policy.obs[adjacent(policy.obs, right)]
     g, tol = near[:, 2], c.probe_tolerance
     tracks = verify.Property(np.broadcast_to([[1.0], [-1.0]], (len(g), 2, 1)), np.stack([tol - g, g + tol], 1), (0, 1))
