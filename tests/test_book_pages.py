@@ -43,7 +43,7 @@ def test_uses_follow_imports_aliases_and_solutions(bp):
 def test_usage_map_of_the_real_book_finds_each_chapter(bp, root):
     usage = bp.usage_map(bp.notebooks(root / "chapters"))
     assert "chapters/08_conclusion" in usage["mesalib.optpower.power_bits"]
-    assert "chapters/02_robustness" in usage["mesalib.gridworld.corner_sweep"]
+    assert "chapters/02_robustness" in usage["mesalib.experiments.robustness.run"]
 
 
 def test_sanitize_escapes_prose_markup_but_not_literals(bp):

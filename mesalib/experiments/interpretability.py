@@ -26,6 +26,7 @@ import optax
 import pandas as pd
 
 from mesalib import bandits, gridworld, nn, ppo, pretrained, probes, rl2, stats, train, validate
+from mesalib.experiments import robustness
 
 
 def _ci_row(values, **labels) -> dict:
@@ -579,7 +580,7 @@ class AgentResult(NamedTuple):
     on the deployment levels; train_visits_target: (A, S, C, L) the same on training levels
     (goal in the corner, targets train_targets); steerability: (A, S) the rise in visits to the
     target on training levels from coef 0 to coef 1, the selection signal."""
-    sweep: gridworld.SweepResult
+    sweep: robustness.SweepResult
     goal_r2: np.ndarray
     untrained_r2: np.ndarray
     raw_r2: float
@@ -624,8 +625,9 @@ def run_agents(key, config: AgentConfig = AgentConfig(), progress: bool | str = 
     config = config.check()
     k_sweep, k_untrained, k_probe, k_targets, k_steer = jax.random.split(key, 5)
     start = time.perf_counter()
-    sweep = gridworld.corner_sweep(k_sweep, alphas=config.alphas, seeds=config.seeds, config=config.ppo,
-                                   eval_levels=config.eval_levels, progress=progress)
+    sweep = robustness.corner_sweep(k_sweep, robustness.Config(alphas=config.alphas, seeds=config.seeds,
+                                                               ppo=config.ppo, eval_levels=config.eval_levels),
+                                    progress=progress)
     walls = np.asarray(sweep.levels.walls[0])
     obs, goals = goal_probe_data(walls, sweep.corner)
     feats = jax.jit(jax.vmap(jax.vmap(jax.vmap(hidden_features, (None, 0)), (0, None)), (0, None)))(sweep.params, obs)
