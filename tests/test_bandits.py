@@ -267,4 +267,4 @@ def test_gittins_runs_compile_once(probs):
 
 def test_gittins_refuses_hour_long_tables():
     with pytest.raises(ValueError, match="max_count"):
-        bandits.gittins_table(0.999, 5000)
+        bandits.gittins_table(0.999, 20000)
