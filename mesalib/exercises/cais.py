@@ -6,29 +6,17 @@ library and from the chapter's results, never typed in.
 """
 from __future__ import annotations
 
-import numbers
 
 import jax.numpy as jnp
 import numpy as np
 
 from mesalib import metaopt as mo
+from mesalib.exercises.common import fail as _fail, number as _number
 
 # Exercise 1: a two-coordinate NQM state
 GREEDY_H = (1.0, 0.1)
 GREEDY_NOISE = (1.0, 1.0)
 GREEDY_S = (1.0, 1.0)
-
-
-def _fail(msg: str) -> bool:
-    print(msg)
-    return False
-
-
-def _number(answer):
-    if isinstance(answer, bool) or not isinstance(answer, (numbers.Real, np.floating, np.integer)):
-        return None
-    value = float(answer)
-    return value if np.isfinite(value) else None
 
 
 def greedy_step(h=GREEDY_H, noise=GREEDY_NOISE, s=GREEDY_S) -> float:

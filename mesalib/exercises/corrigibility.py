@@ -6,7 +6,6 @@ library, never typed in.
 """
 from __future__ import annotations
 
-import numbers
 
 import jax
 import jax.numpy as jnp
@@ -14,20 +13,9 @@ import numpy as np
 
 from mesalib import offswitch
 from mesalib import safety_gridworlds as sg
+from mesalib.exercises.common import fail as _fail, number as _number
 
 UP, RIGHT, DOWN, LEFT = 0, 1, 2, 3
-
-
-def _fail(msg: str) -> bool:
-    print(msg)
-    return False
-
-
-def _number(answer):
-    if isinstance(answer, bool) or not isinstance(answer, (numbers.Real, np.floating, np.integer)):
-        return None
-    value = float(answer)
-    return value if np.isfinite(value) else None
 
 
 # ------------------------------------------------------------------------------ exercise 1

@@ -6,24 +6,12 @@ library, never typed in.
 """
 from __future__ import annotations
 
-import numbers
 
 import numpy as np
 
 from mesalib import nn, probes
 from mesalib.experiments import interpretability as ex
-
-
-def _fail(msg: str) -> bool:
-    print(msg)
-    return False
-
-
-def _number(answer):
-    if isinstance(answer, bool) or not isinstance(answer, (numbers.Real, np.floating, np.integer)):
-        return None
-    value = float(answer)
-    return value if np.isfinite(value) else None
+from mesalib.exercises.common import fail as _fail, number as _number
 
 
 def check_step_size(answer, layer: dict) -> bool:

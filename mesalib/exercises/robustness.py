@@ -5,25 +5,13 @@ missing answer, so a notebook keeps running top to bottom.
 """
 from __future__ import annotations
 
-import numbers
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from mesalib import gridworld
-
-
-def _fail(msg: str) -> bool:
-    print(msg)
-    return False
-
-
-def _number(answer):
-    if isinstance(answer, bool) or not isinstance(answer, (numbers.Real, np.floating, np.integer)):
-        return None
-    value = float(answer)
-    return value if np.isfinite(value) else None
+from mesalib.exercises.common import fail as _fail, number as _number
 
 
 def _episodes_per_run(result, alpha: float) -> float:

@@ -10,17 +10,13 @@ import numpy as np
 
 from mesalib import irl, mdp
 from mesalib.experiments import unidentifiability as experiment
+from mesalib.exercises.common import fail as _fail
 
 GAMMA = 0.9
 # Exercise 1's environment: 5 states, 3 actions, every transition possible.
 EX1_STATES, EX1_ACTIONS = 5, 3
 # Exercise 3: a 7x7 room, tests until the walker is exposed with probability 0.99.
 EX3_SIZE, EX3_CONFIDENCE = 7, 0.99
-
-
-def _fail(msg: str) -> bool:
-    print(msg)
-    return False
 
 
 def exercise1_environment():
