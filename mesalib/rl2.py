@@ -85,7 +85,7 @@ class Step(NamedTuple):
 
 
 def policy_step(params, h, obs):
-    """One recurrent step on a bandit observation (see :func:`bandits.observe`): -> (h, logits)."""
+    """One recurrent step on a bandit observation (see :func:`mesalib.bandits.observe`): -> (h, logits)."""
     h = nn.gru_cell(params["gru"], h, obs)
     return h, nn.dense_apply(params["pi"], h)
 

@@ -297,8 +297,8 @@ class InheritConfig(NamedTuple):
 class InheritResult(NamedTuple):
     """Arrays (alphas, seeds, levels): pressed and reached_goal on the training-distribution
     levels (``train_*``) and the deployment levels (``deploy_*``); deploy_home: the agent stepped
-    on the (now empty) home cell at deployment; on_path_*: (levels,) whether the button lies on
-    some shortest start-goal path, home_on_path_deploy: whether the home cell does;
+    on the (now empty) home cell at deployment; ``on_path_train``, ``on_path_deploy``: (levels,) whether the button lies on
+    some shortest start-goal path, ``home_on_path_deploy``: whether the home cell does;
     train_metrics: dict of (updates, alphas, seeds)."""
     alphas: np.ndarray
     train_pressed: np.ndarray
