@@ -37,7 +37,7 @@ def test_constant_sample_has_zero_width():
 @pytest.mark.parametrize("kw, match", [
     (dict(samples=[1.0]), "at least 2"),
     (dict(samples=[1.0, 2.0], level=1.5), "level"),
-    (dict(samples=[1.0, 2.0], method="t"), "method"),
+    (dict(samples=[1.0, 2.0], method="z"), "method"),
     (dict(samples=3.0), "dimension"),
 ])
 def test_bad_inputs(kw, match):
