@@ -11,6 +11,7 @@ counts that the state carries, and :func:`run` plays it on a batch of tasks with
 from __future__ import annotations
 
 import functools
+import inspect
 from typing import Callable, NamedTuple
 
 import jax
@@ -40,14 +41,19 @@ def sample_tasks(key, num_tasks: int, num_arms: int, prior: str = "uniform", a: 
         p1 = jax.random.uniform(key, (num_tasks, 1))
         return jnp.concatenate([p1, 1.0 - p1], axis=1)
     if prior == "beta":
-        a = validate.real("a", a, low=0.0, low_open=True)
-        b = validate.real("b", b, low=0.0, low_open=True)
+        # Drawn in float32: a shape that underflows there would give NaN draws; one above 1e6
+        # loses the draw's precision (the Beta is then a point mass at a / (a + b) anyway).
+        a = validate.real("a", a, low=0.0, low_open=True, high=1e6, dtype=np.float32)
+        b = validate.real("b", b, low=0.0, low_open=True, high=1e6, dtype=np.float32)
         return jax.random.beta(key, a, b, (num_tasks, num_arms))
     return jax.random.uniform(key, (num_tasks, num_arms))
 
 
 def oracle_value(probs, num_pulls: int) -> jax.Array:
     """Expected successes of always pulling the best arm: n · max p, per task."""
+    validate.probabilities("probs", probs)
+    if np.ndim(probs) == 0:
+        raise ValueError(f"probs must hold one probability per arm (shape (..., k)), got a scalar {probs!r}")
     num_pulls = validate.integer("num_pulls", num_pulls, minimum=1)
     return num_pulls * jnp.max(jnp.asarray(probs), axis=-1)
 
@@ -99,6 +105,8 @@ def pooled_evidence(s, f):
 
     Works on counts of shape (..., 2), NumPy or JAX.
     """
+    if np.shape(s) != np.shape(f) or np.shape(s)[-1:] != (2,):
+        raise ValueError(f"s and f must be counts of two arms with one shape (..., 2), got {np.shape(s)} and {np.shape(f)}")
     return (s[..., 0] + f[..., 1]) - (f[..., 0] + s[..., 1])
 
 
@@ -122,18 +130,34 @@ def gittins(key, s, f, t, table):
 
 def gittins_policy(table):
     """The Gittins rule as a plain ``select(key, s, f, t)`` closure over one table (for custom use;
-    :func:`run` passes the table as data instead, so it compiles once per horizon)."""
+    :func:`run` passes the table as data instead, so it compiles once per horizon).
+
+    ``table``: a square (m + 1, m + 1) table from :func:`gittins_table` with finite entries where
+    s + f <= m (good for up to m pulls; the NaN entries beyond are never read).
+    """
+    _check_table("table", table)
     table = jnp.asarray(table)
     return lambda key, s, f, t: gittins(key, s, f, t, table)
 
 
+def _check_table(name, table):
+    arr = validate.array(name, table, ndim=2, allow_nan=True)
+    if arr.shape[0] != arr.shape[1]:
+        raise ValueError(f"{name} must be a square (m + 1, m + 1) Gittins table, got shape {arr.shape}")
+    s, f = np.meshgrid(np.arange(arr.shape[0]), np.arange(arr.shape[0]), indexing="ij")
+    inside = arr[s + f < arr.shape[0]]
+    if not np.all(np.isfinite(inside)) or inside.min() < 0 or inside.max() > 1:
+        raise ValueError(f"{name} must hold indices in [0, 1] wherever s + f <= {arr.shape[0] - 1}")
+    return arr
+
+
 GITTINS_GRID = 1025     # calibration rewards λ on a uniform grid over [0, 1]
 GITTINS_TOL = 1e-6      # the tail beyond the lookahead contributes at most this much
-GITTINS_PROGRESS_CELLS = 5e9    # about a minute (8 ns a cell): show a progress bar
-GITTINS_MAX_CELLS = 3e11        # about forty minutes: refuse
+GITTINS_NS_PER_CELL = 8         # an idle laptop core; a loaded 2-core CI machine measured 25
+GITTINS_PROGRESS_CELLS = 5e9    # about a minute at 8 ns a cell: show a progress bar
+GITTINS_MAX_CELLS = 5e10        # about seven minutes at 8 ns (twenty on a loaded CI machine): refuse
 
 
-@functools.lru_cache(maxsize=16)
 def gittins_table(discount: float, max_count: int, depth: int | None = None, grid: int = GITTINS_GRID) -> np.ndarray:
     """Gittins indices of a Bernoulli arm with a Beta(1, 1) prior, for s, f in [0, max_count].
 
@@ -148,20 +172,30 @@ def gittins_table(discount: float, max_count: int, depth: int | None = None, gri
     advantage with at most one kink per grid cell). Cost: grid × lattice states, in float64.
     When there are few states and a long lookahead (a discount near 1), each state's index is
     bisected with its own backward induction instead, whichever is cheaper. ``depth`` defaults to
-    the number of steps after which the discounted tail is below 1e-6.
+    the number of steps after which the discounted tail is below 1e-6. Cached: the arguments are
+    checked first, then a table already computed is returned (a copy, so the cache stays intact).
     """
     discount = validate.real("discount", discount, low=0.0, high=1.0, high_open=True)
     max_count = validate.integer("max_count", max_count, minimum=0)
+    if depth is not None:
+        depth = validate.integer("depth", depth, minimum=1)
+    grid = validate.integer("grid", grid, minimum=3)
+    return _gittins_table(discount, max_count, depth, grid).copy()
+
+
+@functools.lru_cache(maxsize=16)
+def _gittins_table(discount: float, max_count: int, depth: int | None = None, grid: int = GITTINS_GRID) -> np.ndarray:
     if depth is None:
         depth = 1 if discount == 0 else int(np.ceil(np.log(GITTINS_TOL) / np.log(discount)))
-    depth = validate.integer("depth", depth, minimum=1)
-    grid = validate.integer("grid", grid, minimum=3)
     cells = (max_count + depth + 1) * (max_count + depth + 2) // 2 * grid
     bisection = (max_count + 1) * (max_count + 2) // 2 * depth * depth / 2 * 34
     if min(cells, bisection) > GITTINS_MAX_CELLS:
-        raise ValueError(f"max_count={max_count} at discount={discount} needs {min(cells, bisection):.1e} cell "
-                         f"updates (about {min(cells, bisection) * 8e-9 / 3600:.1f} h on a laptop CPU); use fewer "
-                         "pulls or a smaller discount")
+        cost = min(cells, bisection)
+        raise ValueError(f"max_count={max_count} at discount={discount} needs {cost:.1e} cell updates (about "
+                         f"{cost * GITTINS_NS_PER_CELL * 1e-9 / 60:.0f} min at {GITTINS_NS_PER_CELL} ns each; the "
+                         f"limit is {GITTINS_MAX_CELLS:.0e}, about "
+                         f"{GITTINS_MAX_CELLS * GITTINS_NS_PER_CELL * 1e-9 / 60:.0f} min); use fewer pulls or a "
+                         "smaller discount")
     if bisection < cells:                                        # few states, long lookahead: bisect each
         return _gittins_bisection(discount, max_count, depth)
     return _gittins_lattice(discount, max_count, depth, grid, cells)
@@ -276,12 +310,37 @@ class EnvState(NamedTuple):
 
 def default_params(probs, horizon: float | None = None, clamp_time: bool = False) -> EnvParams:
     """Params for arm probabilities ``probs: (k,)``; the time feature's scale defaults to 1."""
+    if validate.concrete(probs):
+        validate.probabilities("probs", probs, ndim=1)
+    elif np.ndim(probs) != 1:
+        raise ValueError(f"probs must have shape (k,) (one task; vmap over tasks), got shape {np.shape(probs)}")
+    if horizon is not None and validate.concrete(horizon):
+        horizon = validate.real("horizon", horizon, low=0.0, low_open=True, dtype=np.float32)
     probs = jnp.asarray(probs, jnp.float32)
     return EnvParams(probs, jnp.float32(1.0 if horizon is None else horizon), jnp.bool_(clamp_time))
 
 
+_NO_STATE = object()
+
+
+def _check_env(state, params, action=None):
+    """Types and shapes always (they are known while tracing); values only outside jit."""
+    validate.instance("params", params, EnvParams, "a bandits.EnvParams (make one with bandits.default_params)")
+    if state is not _NO_STATE:
+        validate.instance("state", state, EnvState, "a bandits.EnvState (from bandits.reset)")
+        if np.shape(state.successes) != np.shape(params.probs) or np.shape(state.failures) != np.shape(params.probs):
+            raise ValueError(f"state counts must match params.probs {np.shape(params.probs)}; got successes "
+                             f"{np.shape(state.successes)}, failures {np.shape(state.failures)}")
+    if action is not None:
+        if np.ndim(action) != 0:
+            raise ValueError(f"action must be one arm index (a scalar), got shape {np.shape(action)}")
+        if validate.concrete(action):
+            validate.indices("action", action, np.shape(params.probs)[-1], what="arm indices")
+
+
 def observe(state: EnvState, params: EnvParams) -> jax.Array:
     """What a learner sees before a pull: (previous action one-hot (k,), previous reward, t / horizon)."""
+    _check_env(state, params)
     k = params.probs.shape[-1]
     prev = jax.nn.one_hot(state.last_action, k)            # all zeros before the first pull
     t = jnp.where(params.clamp_time, jnp.minimum(state.t, params.horizon), state.t)
@@ -290,7 +349,9 @@ def observe(state: EnvState, params: EnvParams) -> jax.Array:
 
 def reset(key, params: EnvParams):
     """The start of a task: no pulls yet. Returns (obs, state); ``key`` is unused (deterministic)."""
-    del key
+    if validate.concrete(key):
+        validate.prng_key("key", key)
+    _check_env(_NO_STATE, params)
     k = params.probs.shape[-1]
     state = EnvState(jnp.zeros(k), jnp.zeros(k), jnp.zeros((), jnp.int32), jnp.int32(-1), jnp.zeros(()))
     return observe(state, params), state
@@ -300,6 +361,9 @@ def step(key, state: EnvState, action, params: EnvParams):
     """Pull arm ``action``: reward 1 with probability probs[action]. A bandit never terminates;
     the caller decides how many pulls an episode has. Returns (obs, state, reward, terminated,
     truncated, info)."""
+    if validate.concrete(key):
+        validate.prng_key("key", key)
+    _check_env(state, params, action)
     k = params.probs.shape[-1]
     r = (jax.random.uniform(key) < params.probs[action]).astype(jnp.float32)
     onehot = jax.nn.one_hot(action, k)
@@ -345,33 +409,86 @@ def run(key, policy: str | Callable, probs, num_pulls: int, **hyper) -> Rollout:
     validate.prng_key("key", key)
     validate.probabilities("probs", probs, ndim=2)
     num_pulls = validate.integer("num_pulls", num_pulls, minimum=1)
-    select, table = _resolve(policy, num_pulls, hyper)
-    return _run(select, key, jnp.asarray(probs, jnp.float32), num_pulls, table)
+    select, table = _resolve(policy, num_pulls, hyper, np.shape(probs)[1])
+    out = _run(select, key, jnp.asarray(probs, jnp.float32), num_pulls, table)
+    if not isinstance(policy, str):   # a custom rule: JAX would have clamped an arm out of range
+        _check_picks("policy", np.asarray(out.actions), np.shape(probs)[1])
+    return out
 
 
-def _resolve(policy, num_pulls: int, hyper: dict):
+def _check_picks(name, actions, k):
+    bad = (actions < 0) | (actions >= k)
+    if bad.any():
+        task, pull = (int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(f"{name} returned arm {int(actions[task, pull])} at pull {pull} of task {task}; "
+                         f"with {k} arms it must return an index in [0, {k - 1}]")
+
+
+_HYPER = {"ε-greedy": ("epsilon",), "UCB1": ("c",), "Gittins": ("discount",)}
+
+
+def _probe(select, k: int, table):
+    """Call a custom rule once, outside jit, on the state before the first pull: it must return
+    one integer arm index in [0, k) (a float, a vector or an arm out of range is caught here,
+    before the compiled loop would silently clamp it)."""
+    zeros = jnp.zeros(k)
+    try:
+        arm = (select(jax.random.key(0), zeros, zeros, jnp.float32(0.0)) if table is None
+               else select(jax.random.key(0), zeros, zeros, jnp.float32(0.0), table))
+    except Exception as e:  # noqa: BLE001 - report any failure of the caller's rule by name
+        raise ValueError(f"policy failed on the state before the first pull ({type(e).__name__}: {e})"[:400]) from e
+    a = np.asarray(arm)
+    if a.shape != () or not (np.issubdtype(a.dtype, np.integer) and a.dtype != bool):
+        raise ValueError(f"policy must return one integer arm index, got {a.dtype} of shape {a.shape} "
+                         "(use jnp.argmax, not a probability or a vector)")
+    if not 0 <= int(a) < k:
+        raise ValueError(f"policy returned arm {int(a)} before the first pull; with {k} arms it must return an "
+                         f"index in [0, {k - 1}]")
+
+
+def _resolve(policy, num_pulls: int, hyper: dict, k: int):
     """(select rule, Gittins table or None) for a baseline name or callable, keywords bound."""
     hyper = dict(hyper)
     table = None
     if isinstance(policy, str):
         allowed = set(BASELINES) | {"Gittins"}
         validate.choice("policy", policy, allowed)
+        extra = sorted(set(hyper) - set(_HYPER.get(policy, ())))
+        if extra:
+            takes = ", ".join(_HYPER.get(policy, ())) or "no keywords"
+            raise ValueError(f"{extra[0]} is not a setting of the {policy} policy (it takes {takes})")
         if policy == "Gittins":
             discount = validate.real("discount", hyper.pop("discount", 0.9), low=0.0, high=1.0, high_open=True)
-            table = jnp.asarray(gittins_table(discount, num_pulls), jnp.float32)
+            try:
+                table = jnp.asarray(gittins_table(discount, num_pulls), jnp.float32)
+            except ValueError as e:   # say it in the caller's terms: too many pulls for this discount
+                raise ValueError(f"num_pulls = {num_pulls} is too long a horizon for the Gittins policy at "
+                                 f"discount {discount}: {e}") from None
             select = gittins
         else:
             select = BASELINES[policy]
     elif callable(policy):
         select = policy
+        try:
+            inspect.signature(policy).bind(None, None, None, None, **hyper)
+        except TypeError as e:
+            raise ValueError(f"policy must be a rule select(key, s, f, t{''.join(', ' + h for h in hyper)}); "
+                             f"it cannot be called that way ({e})") from None
+        except ValueError:   # no signature to inspect (a builtin): the probe below still calls it
+            pass
     else:
         raise ValueError(f"policy must be a baseline name or a callable, got {policy!r}")
     if "epsilon" in hyper:
         validate.real("epsilon", hyper["epsilon"], low=0.0, high=1.0)
     if "c" in hyper:
-        validate.real("c", hyper["c"], low=0.0)
+        validate.real("c", hyper["c"], low=0.0, high=1e6)
     if hyper:
-        select = _bind(select, tuple(sorted(hyper.items())))
+        try:
+            select = _bind(select, tuple(sorted(hyper.items())))
+        except TypeError:   # an unhashable keyword value: bind without the cache
+            select = functools.partial(select, **hyper)
+    if not isinstance(policy, str):
+        _probe(select, k, table)
     return select, table
 
 
@@ -383,15 +500,24 @@ def choice_probs(key, policy: str | Callable, s, f, t, samples: int = 1000, **hy
     for a deterministic rule it is exact up to random tie-breaking. ``policy`` as in :func:`run`.
     """
     validate.prng_key("key", key)
-    samples = validate.integer("samples", samples, minimum=1)
-    s, f, t = np.asarray(s, np.float32), np.asarray(f, np.float32), np.asarray(t, np.float32)
+    samples = validate.integer("samples", samples, minimum=1, maximum=10**6)
+    s, f, t = (validate.array(n, v, allow_empty=True) for n, v in (("s", s), ("f", f), ("t", t)))
     if s.ndim != 2 or f.shape != s.shape or t.shape != s.shape[:1]:
         raise ValueError(f"s and f must be (states, arms) and t (states,), got {s.shape}, {f.shape}, {t.shape}")
-    if (s < 0).any() or (f < 0).any():
-        raise ValueError("s and f must be counts (non-negative)")
+    if s.shape[0] == 0 or s.shape[1] == 0:
+        raise ValueError(f"s and f must hold at least one state of at least one arm, got shape {s.shape}")
+    for name, v in (("s", s), ("f", f), ("t", t)):
+        if (v < 0).any():
+            raise ValueError(f"{name} must be counts (non-negative), got a minimum of {v.min():g}")
+    s, f, t = s.astype(np.float32), f.astype(np.float32), t.astype(np.float32)
     horizon = int((s + f).sum(1).max(initial=0)) + 1
-    select, table = _resolve(policy, horizon, hyper)
-    return _choice_probs(select, key, jnp.asarray(s), jnp.asarray(f), jnp.asarray(t), samples, table)
+    select, table = _resolve(policy, horizon, hyper, s.shape[1])
+    out = _choice_probs(select, key, jnp.asarray(s), jnp.asarray(f), jnp.asarray(t), samples, table)
+    if not isinstance(policy, str):   # an arm out of range has an all-zero one-hot row
+        lost = np.abs(np.asarray(out).sum(1) - 1.0) > 1e-3
+        if lost.any():
+            raise ValueError(f"policy returned an arm outside [0, {s.shape[1] - 1}] in state {int(np.argmax(lost))}")
+    return out
 
 
 @functools.partial(jax.jit, static_argnums=(0, 5))
@@ -420,8 +546,8 @@ def evidence_conflicts(rollout: Rollout) -> Conflicts:
     (for p₂ = 1 − p₁): s₁ + f₂ successes against f₁ + s₂ failures for arm 1. A situation is a
     conflict when both favour an arm strictly and not the same one.
     """
-    actions = np.asarray(rollout.actions)
-    if actions.ndim != 2 or (actions.size and (actions.min() < 0 or actions.max() > 1)):
+    actions, _ = check_rollout(rollout)
+    if actions.size and (actions.min() < 0 or actions.max() > 1):
         raise ValueError("rollout must be a (tasks, pulls) history of two-arm pulls (actions 0 or 1)")
     s, f = map(np.asarray, counts(rollout, 2))
     pooled = pooled_evidence(s, f)
@@ -436,8 +562,33 @@ def _bind(select, items):
     return functools.partial(select, **dict(items))
 
 
+def check_rollout(rollout, name: str = "rollout", num_arms: int | None = None, tasks: int | None = None,
+                  tasks_name: str = "probs"):
+    """Check a :class:`Rollout` on the host: (tasks, pulls) integer actions (in [0, num_arms) when
+    given) and 0/1 rewards of the same shape. Returns (actions, rewards) as NumPy arrays."""
+    validate.instance(name, rollout, Rollout, "a bandits.Rollout (from bandits.run or rl2.evaluate)")
+    actions = validate.array(f"{name}.actions", rollout.actions, ndim=2, integer=True, allow_empty=True)
+    rewards = validate.array(f"{name}.rewards", rollout.rewards, low=0.0, high=1.0, allow_empty=True)
+    if rewards.shape != actions.shape:
+        raise ValueError(f"{name}.actions and {name}.rewards must have the same (tasks, pulls) shape, got "
+                         f"{actions.shape} and {rewards.shape}")
+    if tasks is not None and actions.shape[0] != tasks:
+        raise ValueError(f"{name} has {actions.shape[0]} tasks but {tasks_name} has {tasks}: score a rollout "
+                         f"against the probabilities it was played on")
+    if num_arms is not None:
+        validate.indices(f"{name}.actions", actions, num_arms, what=f"arm indices for {num_arms} arms")
+    elif actions.size and actions.min() < 0:
+        raise ValueError(f"{name}.actions must be arm indices (>= 0), got {actions.min()}")
+    return actions.astype(np.int32), rewards
+
+
 def regret(rollout: Rollout, probs) -> jax.Array:
-    """Cumulative expected regret after each pull, (tasks, pulls): Σ (max p − p[aₜ])."""
+    """Cumulative expected regret after each pull, (tasks, pulls): Σ (max p − p[aₜ]).
+
+    ``probs: (tasks, k)`` are the arm probabilities the rollout was played on.
+    """
+    validate.probabilities("probs", probs, ndim=2)
+    check_rollout(rollout, num_arms=np.shape(probs)[1], tasks=np.shape(probs)[0])
     probs = jnp.asarray(probs)
     chosen = jnp.take_along_axis(probs, rollout.actions, axis=1)
     return jnp.cumsum(probs.max(axis=1, keepdims=True) - chosen, axis=1)
@@ -446,6 +597,7 @@ def regret(rollout: Rollout, probs) -> jax.Array:
 def counts(rollout: Rollout, num_arms: int):
     """Successes and failures of each arm *before* each pull: two (tasks, pulls, num_arms) arrays."""
     num_arms = validate.integer("num_arms", num_arms, minimum=1)
+    check_rollout(rollout)
     actions = jnp.asarray(rollout.actions)
     if actions.size and int(actions.max()) >= num_arms:
         raise ValueError(f"num_arms must exceed every action in the rollout, got {num_arms} for action {int(actions.max())}")

@@ -28,6 +28,7 @@ NUM_ACTIONS = 4
 ACTION_NAMES = ("up", "right", "down", "left")
 DELTAS = np.array([[-1, 0], [0, 1], [1, 0], [0, -1]], dtype=np.int32)
 UNREACHABLE = 10_000  # distance reported for cells that cannot be reached
+MAX_SIDE = 64         # largest height or width: shortest paths cost (h·w)² work (a 64x64 grid: 1.7e7)
 NUM_CHANNELS = 3
 
 
@@ -57,17 +58,24 @@ class Env(NamedTuple):
 # Validation (host side; JAX would silently clamp out-of-range indices inside jit)
 # ---------------------------------------------------------------------------------------------
 
-def _is_concrete(*xs) -> bool:
-    return not any(isinstance(leaf, jax.core.Tracer) for x in xs for leaf in jax.tree_util.tree_leaves(x))
+_is_concrete = validate.concrete
 
 
 def check_walls(walls, name: str = "walls") -> np.ndarray:
     """A layout: a 2-D array of booleans (or 0/1) at least 3x3 with at least two free cells."""
-    arr = np.asarray(walls)
+    if isinstance(walls, (str, bytes)) or walls is None:
+        raise ValueError(f"{name} must be a 2-D (height, width) array of booleans, got {walls!r}")
+    try:
+        arr = np.asarray(walls)
+    except Exception:  # noqa: BLE001 - ragged nested lists
+        raise ValueError(f"{name} must be a 2-D (height, width) array of booleans") from None
     if arr.ndim != 2:
         raise ValueError(f"{name} must be a 2-D (height, width) array, got shape {arr.shape}")
     if arr.shape[0] < 3 or arr.shape[1] < 3:
         raise ValueError(f"{name} must be at least 3x3, got shape {arr.shape}")
+    if arr.shape[0] > MAX_SIDE or arr.shape[1] > MAX_SIDE:
+        raise ValueError(f"{name} must be at most {MAX_SIDE}x{MAX_SIDE} (shortest paths cost (height x width)^2), "
+                         f"got shape {arr.shape}")
     if arr.dtype != bool:
         if not np.issubdtype(arr.dtype, np.number) or not np.all(np.isin(arr, (0, 1))):
             raise ValueError(f"{name} must contain booleans or 0/1 values")
@@ -79,9 +87,12 @@ def check_walls(walls, name: str = "walls") -> np.ndarray:
 
 def check_position(name: str, pos, walls: np.ndarray, free: bool = True) -> np.ndarray:
     """A (row, col) integer pair inside the grid (and on a free cell if ``free``)."""
-    p = np.asarray(pos)
+    try:
+        p = np.asarray(pos)
+    except Exception:  # noqa: BLE001
+        p = np.asarray(None)
     if p.shape != (2,) or not np.issubdtype(p.dtype, np.integer):
-        raise ValueError(f"{name} must be an integer (row, col) pair, got {pos!r}")
+        raise ValueError(f"{name} must be an integer (row, col) pair, got {pos!r}"[:200])
     h, w = walls.shape
     if not (0 <= p[0] < h and 0 <= p[1] < w):
         raise ValueError(f"{name} = {tuple(int(v) for v in p)} is outside the {h}x{w} grid "
@@ -134,13 +145,27 @@ def move(walls: jax.Array, pos: jax.Array, action: jax.Array) -> jax.Array:
 
 def observe(state: EnvState, params: EnvParams) -> jax.Array:
     """Image-like observation (H, W, 3) float32: channels walls, agent, goal."""
+    _check_observed(state, params)
     h, w = params.walls.shape
     agent = jnp.zeros((h, w), jnp.float32).at[state.pos[0], state.pos[1]].set(1.0)
     goal = jnp.zeros((h, w), jnp.float32).at[params.goal[0], params.goal[1]].set(1.0)
     return jnp.stack([params.walls.astype(jnp.float32), agent, goal], axis=-1)
 
 
+def _check_observed(state, params):
+    """Types always; values (positions inside the grid) only outside jit."""
+    validate.instance("state", state, EnvState, "a gridworld.EnvState (from gridworld.reset)")
+    validate.instance("params", params, EnvParams, "an EnvParams (make one with gridworld.make_params)")
+    if _is_concrete(state, params) and np.ndim(params.walls) == 2:
+        check_params(params)
+        check_position("state.pos", state.pos, np.asarray(params.walls))
+
+
 def obs_shape(params: EnvParams) -> tuple:
+    """The global view's observation shape (H, W, 3) for a level (or a batch of levels)."""
+    validate.instance("params", params, EnvParams, "an EnvParams (make one with gridworld.make_params)")
+    if np.ndim(params.walls) < 2:
+        raise ValueError(f"params.walls must be (H, W) or batched (..., H, W), got shape {np.shape(params.walls)}")
     h, w = params.walls.shape[-2:]
     return (h, w, NUM_CHANNELS)
 
@@ -162,6 +187,10 @@ def _step_env(state: EnvState, action, params: EnvParams):
 
 
 def _check_state_action(state, action, params):
+    validate.instance("state", state, EnvState, "a gridworld.EnvState (from gridworld.reset)")
+    validate.instance("params", params, EnvParams, "an EnvParams (make one with gridworld.make_params)")
+    if np.ndim(action) != 0:
+        raise ValueError(f"action must be one integer in 0..{NUM_ACTIONS - 1} (a scalar), got shape {np.shape(action)}")
     if not _is_concrete(state, action, params):
         return
     if np.asarray(params.walls).ndim == 2:
@@ -176,6 +205,7 @@ def _check_state_action(state, action, params):
 
 def reset(key, params: EnvParams):
     """Start an episode of level ``params`` -> (obs (H, W, 3), EnvState)."""
+    validate.instance("params", params, EnvParams, "an EnvParams (make one with gridworld.make_params)")
     if _is_concrete(key, params):
         validate.prng_key("key", key)
         if np.asarray(params.walls).ndim == 2:
@@ -211,6 +241,7 @@ def observe_egocentric(state: EnvState, params: EnvParams) -> jax.Array:
 
     The agent sits at the centre cell, so "the goal is to my right" is a fixed set of pixels.
     """
+    _check_observed(state, params)
     h, w = params.walls.shape
     goal = jnp.zeros((h, w), jnp.float32).at[params.goal[0], params.goal[1]].set(1.0)
     grid = jnp.stack([params.walls.astype(jnp.float32), goal], axis=-1)
@@ -372,6 +403,8 @@ class CornerTask(NamedTuple):
 
 def top_right(height: int, width: int) -> jax.Array:
     """The top-right free cell of a bordered grid, (1, width - 2)."""
+    validate.integer("height", height, minimum=3, maximum=MAX_SIDE)
+    width = validate.integer("width", width, minimum=3, maximum=MAX_SIDE)
     return jnp.array([1, width - 2], jnp.int32)
 
 
@@ -399,7 +432,36 @@ def corner_task(layouts, alpha: float, deploy: bool = False, corner=None) -> Cor
 
 def stack_tasks(tasks) -> CornerTask:
     """Stack tasks (same layout shape) along a leading run axis for ``vmap``."""
+    if isinstance(tasks, (str, bytes, CornerTask)) or not hasattr(tasks, "__iter__"):
+        raise ValueError(f"tasks must be a list of CornerTasks (from gridworld.corner_task), got {type(tasks).__name__}")
+    tasks = list(tasks)
+    if not tasks:
+        raise ValueError("tasks must hold at least one CornerTask")
+    for i, t in enumerate(tasks):
+        check_task(t, f"tasks[{i}]")
+        if np.shape(t.layouts) != np.shape(tasks[0].layouts):
+            raise ValueError(f"tasks[{i}].layouts has shape {np.shape(t.layouts)} but tasks[0].layouts has "
+                             f"{np.shape(tasks[0].layouts)}; stacked tasks need one layout shape")
     return jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *tasks)
+
+
+def check_task(task, name: str = "task") -> CornerTask:
+    """Check one (unstacked) :class:`CornerTask` on the host, as :func:`corner_task` builds it."""
+    validate.instance(name, task, CornerTask, "a CornerTask (make one with gridworld.corner_task)")
+    layouts = np.asarray(task.layouts)
+    if layouts.ndim != 3:
+        raise ValueError(f"{name}.layouts must be a (K, H, W) bank of layouts (one task, not a stack), "
+                         f"got shape {layouts.shape}")
+    if not _is_concrete(task):
+        return task
+    for i in range(layouts.shape[0]):
+        check_walls(layouts[i], f"{name}.layouts[{i}]")
+    c = check_position(f"{name}.corner", task.corner, layouts[0])
+    if layouts[:, c[0], c[1]].any():
+        raise ValueError(f"{name}.corner {tuple(int(v) for v in c)} is on a wall in some layout")
+    validate.real(f"{name}.alpha", task.alpha, low=0.0, high=1.0)
+    validate.boolean(f"{name}.deploy", task.deploy)
+    return task
 
 
 def uniform_cell(key, free: jax.Array) -> jax.Array:
@@ -417,6 +479,12 @@ def sample_corner_level(key, task: CornerTask, max_steps: int = 30) -> EnvParams
     """Draw one level: a layout from the bank, a goal (corner w.p. 1 - alpha in training;
     uniform away from the corner in deployment) and a start uniform over the other free cells.
     Pure and cheap, so a trainer can call it at every episode end; vmap over keys for batches."""
+    if _is_concrete(key, task):
+        validate.prng_key("key", key)
+        check_task(task)
+    validate.instance("task", task, CornerTask, "a CornerTask (make one with gridworld.corner_task)")
+    if _is_concrete(max_steps):
+        max_steps = validate.integer("max_steps", max_steps, minimum=1)
     k_layout, k_mix, k_goal, k_start = jax.random.split(key, 4)
     layout = jax.random.randint(k_layout, (), 0, task.layouts.shape[0])
     walls = task.layouts[layout]
@@ -435,6 +503,7 @@ def sample_levels(key, task: CornerTask, count: int, max_steps: int = 30) -> Env
     validate.prng_key("key", key)
     if not isinstance(task, CornerTask):
         raise ValueError(f"task must be a CornerTask (make one with gridworld.corner_task), got {type(task).__name__}")
+    check_task(task)
     count = validate.integer("count", count, minimum=1)
     max_steps = validate.integer("max_steps", max_steps, minimum=1)
     return _sample_levels(key, task, count, max_steps)
@@ -467,7 +536,16 @@ def rollout(key, policy: Callable, params: EnvParams, max_steps: int, env: Env |
     params for many levels. Pure and jittable.
     """
     env = ENV if env is None else env
+    _check_env_bundle(env)
+    validate.function("policy", policy, "(key, obs) -> action")
+    validate.instance("params", params, EnvParams, "an EnvParams (make one with gridworld.make_params)")
+    max_steps = validate.integer("max_steps", max_steps, minimum=1, maximum=100_000)
+    if _is_concrete(key, params):
+        validate.prng_key("key", key)
+        check_params(params)
     obs, state = env.reset(key, params)   # deterministic: the level fixes the start, no randomness drawn
+    if _is_concrete(key, obs):
+        _probe_policy("policy", lambda: policy(key, obs))
 
     def body(carry, k):
         obs, state, done = carry
@@ -480,7 +558,33 @@ def rollout(key, policy: Callable, params: EnvParams, max_steps: int, env: Env |
     (_, final, _), (pos, actions, alive) = jax.lax.scan(
         body, (obs, state, jnp.bool_(False)), jax.random.split(key, max_steps))
     pos = jnp.concatenate([params.start[None].astype(jnp.int32), pos])
+    if _is_concrete(actions):   # JAX treats an action out of range as "stay": say so instead
+        _check_actions("policy", np.asarray(actions), np.asarray(alive))
     return Trajectory(pos, actions, alive, jnp.all(final.pos == params.goal), alive.sum().astype(jnp.int32))
+
+
+def _check_actions(name, actions, taken):
+    bad = taken & ((actions < 0) | (actions >= NUM_ACTIONS))
+    if bad.any():
+        where = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(f"{name} returned action {int(actions[where])} (at index {where}); actions must be "
+                         f"integers in 0..{NUM_ACTIONS - 1} ({', '.join(ACTION_NAMES)})")
+
+
+def _probe_policy(name, call):
+    """Call a policy once outside jit: it must return one integer action in 0..3."""
+    try:
+        a = np.asarray(call())
+    except Exception as e:  # noqa: BLE001 - report the caller's function by name
+        raise ValueError(f"{name} failed on the first observation ({type(e).__name__}: {e})"[:400]) from e
+    if a.shape != () or not np.issubdtype(a.dtype, np.integer):
+        raise ValueError(f"{name} must return one integer action, got {a.dtype} of shape {a.shape}")
+    _check_actions(name, a[None], np.array([True]))
+
+
+def _check_env_bundle(env, name: str = "env"):
+    validate.instance(name, env, Env, "a gridworld.Env bundle (gridworld.ENV or gridworld.ENV_EGO)")
+    return env
 
 
 def random_policy(key, obs):
@@ -528,9 +632,25 @@ def _corner_metrics(traj: Trajectory, params: EnvParams, corner: jax.Array) -> C
 def corner_metrics(traj: Trajectory, params: EnvParams, corner) -> CornerMetrics:
     """Deployment measurements for a batch of episodes (any leading batch shape shared by
     ``traj`` and ``params``); ``corner``: (2,) the proxy location."""
+    validate.instance("traj", traj, Trajectory, "a gridworld.Trajectory (from gridworld.rollout or evaluate)")
+    validate.instance("params", params, EnvParams, "an EnvParams batch (the levels the episodes were played on)")
+    batch = np.shape(traj.length)
+    walls = np.shape(params.walls)
+    if len(walls) != len(batch) + 2 or walls[:len(batch)] != batch:
+        raise ValueError(f"params must hold one level per episode: traj has batch shape {batch}, so params.walls "
+                         f"must be {batch} + (H, W); got {walls}")
+    if np.shape(traj.pos)[:len(batch)] != batch or np.shape(traj.action)[:len(batch)] != batch:
+        raise ValueError(f"traj's fields must share one batch shape {batch}; pos {np.shape(traj.pos)}, "
+                         f"action {np.shape(traj.action)}")
+    try:
+        c = np.asarray(corner)
+    except Exception:  # noqa: BLE001
+        c = np.asarray(None)
+    if c.shape != (2,):
+        raise ValueError(f"corner must be one (row, col) cell, got shape {c.shape}")
+    if _is_concrete(params.walls):
+        check_position("corner", corner, np.zeros(walls[-2:], bool), free=False)
     corner = jnp.asarray(corner, jnp.int32)
-    if corner.shape != (2,):
-        raise ValueError(f"corner must be one (row, col) cell, got shape {corner.shape}")
     return _corner_metrics_nd(traj, params, corner, len(traj.length.shape))
 
 
@@ -558,13 +678,40 @@ def evaluate(key, policy_fn: Callable, policy_params, levels: EnvParams, max_ste
     validate.prng_key("key", key)
     if not callable(policy_fn):
         raise ValueError(f"policy_fn must be a function (params, key, obs, greedy) -> action, got {policy_fn!r}")
-    max_steps = validate.integer("max_steps", max_steps, minimum=1)
+    max_steps = validate.integer("max_steps", max_steps, minimum=1, maximum=100_000)
     leaves = jax.tree_util.tree_leaves(policy_params)
     if not leaves or np.ndim(leaves[0]) == 0:
         raise ValueError("policy_params must be a pytree of arrays with a leading (runs,) axis")
-    if np.ndim(levels.walls) != 3:
-        raise ValueError(f"levels must be a batch of levels (walls (L, H, W)), got walls shape {np.shape(levels.walls)}")
-    return _evaluate(policy_fn, key, policy_params, levels, max_steps, ENV if env is None else env, bool(greedy))
+    runs = np.shape(leaves[0])[0]
+    if any(np.ndim(x) == 0 or np.shape(x)[0] != runs for x in leaves):
+        raise ValueError("every leaf of policy_params needs the same leading (runs,) axis")
+    check_levels(levels, "levels")
+    env = ENV if env is None else _check_env_bundle(env)
+    greedy = validate.boolean("greedy", greedy)
+    first = jax.tree_util.tree_map(lambda x: x[0], levels)
+    obs, _ = env.reset(key, first)
+    _probe_policy("policy_fn", lambda: policy_fn(jax.tree_util.tree_map(lambda x: x[0], policy_params), key, obs, greedy))
+    out = _evaluate(policy_fn, key, policy_params, levels, max_steps, env, greedy)
+    _check_actions("policy_fn", np.asarray(out.action), np.asarray(out.alive))   # JAX would have made them "stay"
+    return out
+
+
+def check_levels(levels, name: str = "levels") -> EnvParams:
+    """Check a batch of levels (walls (L, H, W), goal and start (L, 2), max_steps (L,)) on the host."""
+    validate.instance(name, levels, EnvParams, "a batch of levels (an EnvParams, e.g. from gridworld.sample_levels)")
+    walls = np.asarray(levels.walls)
+    if walls.ndim != 3:
+        raise ValueError(f"{name} must be a batch of levels (walls (L, H, W)), got walls shape {walls.shape}")
+    n = walls.shape[0]
+    for field, shape in (("goal", (n, 2)), ("start", (n, 2)), ("max_steps", (n,))):
+        if np.shape(getattr(levels, field)) != shape:
+            raise ValueError(f"{name}.{field} must have shape {shape} (one per level), got {np.shape(getattr(levels, field))}")
+    if not _is_concrete(levels):
+        return levels
+    host = jax.tree_util.tree_map(np.asarray, levels)
+    for i in range(n):
+        check_params(EnvParams(*(x[i] for x in host)), f"{name}[{i}]")
+    return levels
 
 
 @partial(jax.jit, static_argnums=(0, 4, 5, 6))
@@ -582,17 +729,21 @@ def _evaluate(policy_fn, key, policy_params, levels, max_steps, env, greedy):
 def path_efficiency(metrics: CornerMetrics, target: str = "corner") -> dict:
     """How directly the agent walks: over episodes that reached ``target`` ("corner" or "goal"),
     the mean of steps taken / shortest possible steps (1.0 = always a shortest path); also the
-    fraction of episodes that reached it."""
+    fraction of episodes that reached it. With no episode reaching the target, the two path
+    measures are None (undefined), never NaN."""
+    validate.instance("metrics", metrics, CornerMetrics, "a gridworld.CornerMetrics (from gridworld.corner_metrics)")
     validate.choice("target", target, {"corner", "goal"})
     if target == "corner":
         reached, steps, short = metrics.reached_corner, metrics.steps_to_corner, metrics.shortest_to_corner
     else:
         reached, steps, short = metrics.reached_goal, metrics.steps_to_goal, metrics.shortest_to_goal
     reached = np.asarray(reached)
+    if reached.size == 0:
+        raise ValueError("metrics must describe at least one episode")
     ratio = np.asarray(steps, np.float64) / np.maximum(np.asarray(short, np.float64), 1)
     return {"reached": float(reached.mean()),
-            "steps_over_shortest": float(ratio[reached].mean()) if reached.any() else float("nan"),
-            "shortest_path_fraction": float((ratio[reached] == 1).mean()) if reached.any() else float("nan")}
+            "steps_over_shortest": float(ratio[reached].mean()) if reached.any() else None,
+            "shortest_path_fraction": float((ratio[reached] == 1).mean()) if reached.any() else None}
 
 
 
@@ -601,11 +752,17 @@ def level_frame(levels: EnvParams, corner=None, names=None):
     cell is one of "wall", "floor", "start", "goal", "corner" (the goal wins if it is the corner)."""
     import pandas as pd
 
+    validate.instance("levels", levels, EnvParams, "an EnvParams (one level or a batch)")
     walls = np.asarray(levels.walls)
     if walls.ndim == 2:
         levels = jax.tree_util.tree_map(lambda x: np.asarray(x)[None], levels)
         walls = walls[None]
+    check_levels(levels, "levels")
+    if corner is not None:
+        check_position("corner", corner, walls[0], free=False)
     goal, start = np.asarray(levels.goal), np.asarray(levels.start)
+    if names is not None and (isinstance(names, (str, bytes)) or not hasattr(names, "__iter__")):
+        raise ValueError(f"names must be a list of level names, got {names!r}")
     names = [f"level {i}" for i in range(walls.shape[0])] if names is None else list(names)
     if len(names) != walls.shape[0]:
         raise ValueError(f"names must have one entry per level ({walls.shape[0]}), got {len(names)}")

@@ -28,6 +28,14 @@ from mesalib import gridworld, validate
 
 DEFAULT_BETAS = tuple(float(b) for b in np.geomspace(2.0, 512.0, 9))
 DEFAULT_WEIGHTS = tuple(float(w) for w in np.round(np.linspace(0.0, 1.0, 21), 2))
+# Soft value iteration runs in float32: beta * Q must stay far from overflow, and at very large
+# beta the logsumexp loses Q itself (NaN from 1e10 on); at very small beta V ~ log(4) / beta.
+BETA_MIN, BETA_MAX = 1e-6, 1e6
+MAX_ITERS = 100_000
+
+
+def _beta(name, beta):
+    return validate.real(name, beta, low=BETA_MIN, high=BETA_MAX, dtype=np.float32)
 
 
 def _transitions(walls):
@@ -59,10 +67,16 @@ def soft_q(walls, target, beta: float, gamma: float = 0.95, iters: int = 100) ->
     """
     walls_np = gridworld.check_walls(walls)
     gridworld.check_position("target", target, walls_np)
-    beta = validate.real("beta", beta, low=0.0, low_open=True)
-    gamma = validate.real("gamma", gamma, low=0.0, high=1.0, high_open=True)
-    iters = validate.integer("iters", iters, minimum=1)
-    return _soft_q(jnp.asarray(walls_np), jnp.asarray(target, jnp.int32), jnp.float32(beta), gamma, iters)
+    beta = _beta("beta", beta)
+    gamma = validate.real("gamma", gamma, low=0.0, high=1.0, high_open=True, dtype=np.float32)
+    if np.float32(gamma) == 1:
+        raise ValueError(f"gamma = {gamma!r} rounds to 1 in float32, where the values diverge; use gamma <= 0.9999999")
+    iters = validate.integer("iters", iters, minimum=1, maximum=MAX_ITERS)
+    q = _soft_q(jnp.asarray(walls_np), jnp.asarray(target, jnp.int32), jnp.float32(beta), gamma, iters)
+    if not bool(jnp.isfinite(q).all()):
+        raise ValueError(f"beta = {beta:g} with gamma = {gamma:g} overflows float32 in soft value iteration; "
+                         "use a beta nearer 1 or a smaller gamma")
+    return q
 
 
 def boltzmann_policy(walls, target, beta: float, gamma: float = 0.95, iters: int = 100) -> jax.Array:
@@ -80,6 +94,10 @@ class ObjectiveFit(NamedTuple):
     betas: np.ndarray
     episode_ll: np.ndarray
     actions: np.ndarray
+
+    def _index(self, name, candidate) -> int:
+        validate.choice(name, candidate, set(self.names))
+        return self.names.index(candidate)
 
     def loglik(self) -> np.ndarray:
         """Total log-likelihood of each candidate, beta fitted per group and candidate: (..., C)."""
@@ -99,8 +117,8 @@ class ObjectiveFit(NamedTuple):
         """Per-action log-likelihood (relative to random) of the per-episode mixture
         "pursue ``first`` with probability w, else ``second``", for each w: (..., W).
         Each component's beta is fitted per group (maximized over the grid)."""
-        i, j = self.names.index(first), self.names.index(second)
-        w = np.asarray(weights, np.float64)
+        i, j = self._index("first", first), self._index("second", second)
+        w = _check_grid("weights", weights, 0.0, high=1.0)
         with np.errstate(divide="ignore"):
             lw, l1w = np.log(w), np.log1p(-w)
         a = self.episode_ll[..., i, :]  # (..., L, B)
@@ -114,15 +132,16 @@ class ObjectiveFit(NamedTuple):
 
     def best_weight(self, first: str = "goal", second: str = "corner", weights=DEFAULT_WEIGHTS) -> np.ndarray:
         """The maximum-likelihood mixture weight on ``first``: (...)."""
+        weights = _check_grid("weights", weights, 0.0, high=1.0)
         return np.asarray(weights)[self.mixture(first, second, weights).argmax(-1)]
 
 
-def _check_grid(name, values, low, low_open=False, high=None):
-    arr = np.asarray(values, dtype=np.float64)
+def _check_grid(name, values, low, low_open=False, high=None, dtype=None):
+    arr = validate.array(name, values, allow_empty=True).astype(np.float64)
     if arr.ndim != 1 or arr.size == 0:
         raise ValueError(f"{name} must be a non-empty 1-D sequence, got shape {arr.shape}")
     for i, v in enumerate(arr):
-        validate.real(f"{name}[{i}]", float(v), low=low, low_open=low_open, high=high)
+        validate.real(f"{name}[{i}]", float(v), low=low, low_open=low_open, high=high, dtype=dtype)
     return arr
 
 
@@ -136,13 +155,17 @@ def fit_objective(traj: gridworld.Trajectory, levels: gridworld.EnvParams, candi
     ``{"goal": levels.goal, "corner": (1, 5)}``. Soft policies are computed once per level and
     shared by every group that played it.
     """
+    validate.instance("traj", traj, gridworld.Trajectory, "a gridworld.Trajectory (from gridworld.evaluate)")
+    validate.instance("levels", levels, gridworld.EnvParams, "a batch of levels (an EnvParams with walls (L, H, W))")
     walls = np.asarray(levels.walls)
     if walls.ndim != 3:
         raise ValueError(f"levels must be a batch of levels with walls (L, H, W), got walls shape {walls.shape}")
+    gridworld.check_levels(levels, "levels")
     n_levels = walls.shape[0]
-    if traj.action.ndim < 2 or traj.action.shape[-2] != n_levels:
+    if np.ndim(traj.action) < 2 or np.shape(traj.action)[-2] != n_levels:
         raise ValueError(f"traj must hold one episode per level on its second-to-last axis (L = {n_levels}); "
-                         f"traj.action has shape {traj.action.shape}")
+                         f"traj.action has shape {np.shape(traj.action)}")
+    _check_traj(traj, walls)
     if not isinstance(candidates, dict) or not candidates:
         raise ValueError("candidates must be a non-empty dict of name -> target cell")
     targets = []
@@ -156,8 +179,12 @@ def fit_objective(traj: gridworld.Trajectory, levels: gridworld.EnvParams, candi
         targets.append(t)
     targets = jnp.asarray(np.stack(targets, 1), jnp.int32)  # (L, C, 2)
     betas_np = _check_grid("betas", betas, 0.0, low_open=True)
-    gamma = validate.real("gamma", gamma, low=0.0, high=1.0, high_open=True)
-    iters = validate.integer("iters", iters, minimum=1)
+    for i, b in enumerate(betas_np):
+        _beta(f"betas[{i}]", b)
+    gamma = validate.real("gamma", gamma, low=0.0, high=1.0, high_open=True, dtype=np.float32)
+    if np.float32(gamma) == 1:
+        raise ValueError(f"gamma = {gamma!r} rounds to 1 in float32, where the values diverge; use gamma <= 0.9999999")
+    iters = validate.integer("iters", iters, minimum=1, maximum=MAX_ITERS)
     betas_j = jnp.asarray(betas_np, jnp.float32)
 
     logpi = _log_policies(levels.walls, targets, betas_j, gamma, iters)
@@ -165,8 +192,27 @@ def fit_objective(traj: gridworld.Trajectory, levels: gridworld.EnvParams, candi
     flat = jax.tree_util.tree_map(lambda x: jnp.reshape(x, (-1,) + x.shape[len(group_shape):]), traj)
     ll, n = _episode_lls(logpi, targets, flat.pos, flat.action, flat.alive)
     ll = np.asarray(ll, np.float64).reshape(group_shape + ll.shape[1:])
+    if not np.all(np.isfinite(ll)):
+        raise ValueError("betas and gamma overflow float32 in soft value iteration for these levels; "
+                         "use betas nearer 1 or a smaller gamma")
     n = np.asarray(n).reshape(group_shape + n.shape[1:])
     return ObjectiveFit(tuple(candidates), betas_np, ll, n)
+
+
+def _check_traj(traj, walls):
+    """Shapes that must agree, and on the host: actions in 0..3 and positions inside the grid
+    (the likelihood indexes with them, where JAX would clamp silently)."""
+    act, pos, alive = np.shape(traj.action), np.shape(traj.pos), np.shape(traj.alive)
+    if pos != act[:-1] + (act[-1] + 1, 2) or alive != act:
+        raise ValueError(f"traj must hold pos (..., T + 1, 2) and alive (..., T) for action (..., T) = {act}; "
+                         f"got pos {pos}, alive {alive}")
+    action = np.asarray(traj.action)
+    taken = np.asarray(traj.alive).astype(bool)
+    validate.indices("traj.action", np.where(taken, action, 0), gridworld.NUM_ACTIONS, what="actions up, right, down, left")
+    p = np.asarray(traj.pos)
+    h, w = walls.shape[1:]
+    if p.size and (p.min() < 0 or p[..., 0].max() >= h or p[..., 1].max() >= w):
+        raise ValueError(f"traj.pos must hold cells inside the {h}x{w} grid")
 
 
 @partial(jax.jit, static_argnums=(3, 4))

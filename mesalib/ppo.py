@@ -49,24 +49,77 @@ class PPOConfig(NamedTuple):
         return self._replace(num_envs=8, num_steps=8, num_updates=3)
 
     def check(self) -> "PPOConfig":
+        """Check every field (types, ranges, values that survive float32); hidden becomes a tuple."""
         for name in ("num_envs", "num_steps", "num_updates", "epochs", "minibatches"):
             validate.integer(name, getattr(self, name), minimum=1)
         if (self.num_envs * self.num_steps) % self.minibatches:
             raise ValueError(f"minibatches ({self.minibatches}) must divide num_envs * num_steps "
                              f"({self.num_envs * self.num_steps})")
-        hidden = tuple(self.hidden)
-        for i, h in enumerate(hidden):
-            validate.integer(f"hidden[{i}]", h, minimum=1)
-        validate.real("lr", self.lr, low=0.0, low_open=True)
-        validate.real("lr_end", self.lr_end, low=0.0)
-        validate.real("gamma", self.gamma, low=0.0, high=1.0)
-        validate.real("gae_lambda", self.gae_lambda, low=0.0, high=1.0)
-        validate.real("clip_eps", self.clip_eps, low=0.0, low_open=True)
-        validate.real("ent_coef", self.ent_coef, low=0.0)
-        validate.real("ent_coef_end", self.ent_coef_end, low=0.0)
-        validate.real("vf_coef", self.vf_coef, low=0.0)
-        validate.real("max_grad_norm", self.max_grad_norm, low=0.0, low_open=True)
+        hidden = _widths("hidden", self.hidden)
+        f32 = np.float32
+        validate.real("lr", self.lr, low=0.0, low_open=True, dtype=f32)
+        validate.real("lr_end", self.lr_end, low=0.0, dtype=f32)
+        validate.real("gamma", self.gamma, low=0.0, high=1.0, dtype=f32)
+        validate.real("gae_lambda", self.gae_lambda, low=0.0, high=1.0, dtype=f32)
+        validate.real("clip_eps", self.clip_eps, low=0.0, low_open=True, dtype=f32)
+        validate.real("ent_coef", self.ent_coef, low=0.0, dtype=f32)
+        validate.real("ent_coef_end", self.ent_coef_end, low=0.0, dtype=f32)
+        validate.real("vf_coef", self.vf_coef, low=0.0, dtype=f32)
+        validate.real("max_grad_norm", self.max_grad_norm, low=0.0, low_open=True, dtype=f32)
         return self._replace(hidden=hidden)
+
+
+def _widths(name: str, hidden) -> tuple:
+    """Hidden widths as a non-empty tuple of positive integers."""
+    if isinstance(hidden, (str, bytes)) or not hasattr(hidden, "__iter__"):
+        raise ValueError(f"{name} must be a sequence of layer widths such as (64,), got {hidden!r}")
+    hidden = tuple(hidden)
+    if not hidden:
+        raise ValueError(f"{name} must list at least one width")
+    return tuple(validate.integer(f"{name}[{i}]", h, minimum=1, maximum=65_536) for i, h in enumerate(hidden))
+
+
+def check_env(env, name: str = "env"):
+    """An environment bundle like :data:`mesalib.gridworld.ENV`: reset, step_env, num_actions, obs_shape."""
+    for field in ("reset", "step_env", "obs_shape"):
+        if not callable(getattr(env, field, None)):
+            raise ValueError(f"{name} must be an environment bundle with reset, step_env, num_actions and obs_shape "
+                             f"(e.g. gridworld.ENV); {type(env).__name__} has no callable {field}")
+    validate.integer(f"{name}.num_actions", getattr(env, "num_actions", None), minimum=2)
+    return env
+
+
+def check_policy(params, name: str = "params", obs=None) -> tuple:
+    """Check one policy's parameters (as from :func:`init_policy`; no run axis) and, if given, that
+    ``obs`` has as many entries as the torso's input. Returns (obs_dim, num_actions)."""
+    validate.dict_keys(name, params, ("torso", "actor", "critic"), "the parameters of one PPO policy (ppo.init_policy)")
+    torso = params["torso"]
+    if not isinstance(torso, (list, tuple)) or not torso:
+        raise ValueError(f"{name}['torso'] must be a non-empty list of dense layers")
+    layers = [(f"{name}['torso'][{i}]", layer) for i, layer in enumerate(torso)]
+    layers += [(f"{name}['actor']", params["actor"]), (f"{name}['critic']", params["critic"])]
+    for n, layer in layers:
+        validate.dict_keys(n, layer, ("w", "b"), "a dense layer")
+        if np.ndim(layer["w"]) != 2:
+            raise ValueError(f"{n}['w'] must be a 2-D weight matrix of one policy, got shape {np.shape(layer['w'])} "
+                             "(for a batch of runs, take one with train.seed_slice(params, i))")
+    width = np.shape(torso[0]["w"])[0]
+    for n, layer in layers[:len(torso)]:
+        if np.shape(layer["w"])[0] != width:
+            raise ValueError(f"{n}['w'] takes {np.shape(layer['w'])[0]} inputs but the layer before gives {width}")
+        width = np.shape(layer["w"])[1]
+    for n, layer in layers[len(torso):]:
+        if np.shape(layer["w"])[0] != width:
+            raise ValueError(f"{n}['w'] takes {np.shape(layer['w'])[0]} inputs but the torso gives {width}")
+    if np.shape(params["critic"]["w"])[1] != 1:
+        raise ValueError(f"{name}['critic']['w'] must have one output, got shape {np.shape(params['critic']['w'])}")
+    obs_dim = np.shape(torso[0]["w"])[0]
+    if obs is not None and int(np.prod(np.shape(obs))) != obs_dim:
+        raise ValueError(f"obs has {int(np.prod(np.shape(obs)))} entries (shape {np.shape(obs)}) but the policy "
+                         f"takes {obs_dim}")
+    if validate.concrete(params):
+        validate.finite_tree(name, params)
+    return obs_dim, np.shape(params["actor"]["w"])[1]
 
 
 def init_policy(key, obs_dim: int, num_actions: int, hidden=(64,)) -> dict:
@@ -78,9 +131,7 @@ def init_policy(key, obs_dim: int, num_actions: int, hidden=(64,)) -> dict:
     validate.prng_key("key", key)
     obs_dim = validate.integer("obs_dim", obs_dim, minimum=1)
     num_actions = validate.integer("num_actions", num_actions, minimum=2)
-    hidden = tuple(hidden)
-    if not hidden:
-        raise ValueError("hidden must list at least one width")
+    hidden = _widths("hidden", hidden)
     kt, ka = jax.random.split(key)
     torso = nn.mlp_init(kt, (obs_dim, *hidden))
     actor = nn.dense_init(ka, hidden[-1], num_actions, scale=0.01)
@@ -97,6 +148,9 @@ def _features(params: dict, obs: jax.Array) -> jax.Array:
 
 def heads(params: dict, obs: jax.Array):
     """(logits (num_actions,), value ()) for one observation (any shape, flattened)."""
+    check_policy(params, obs=obs)
+    if validate.concrete(obs):
+        validate.array("obs", obs)
     h = _features(params, obs)
     return nn.dense_apply(params["actor"], h), nn.dense_apply(params["critic"], h)[0]
 
@@ -113,6 +167,10 @@ def value_fn(params: dict, obs: jax.Array) -> jax.Array:
 
 def sample_action(params: dict, key, obs, greedy: bool = False):
     """Draw an action from the policy (or take its argmax when ``greedy``)."""
+    if validate.concrete(key):
+        validate.prng_key("key", key)
+    if validate.concrete(greedy):
+        validate.boolean("greedy", greedy)
     logits = logits_fn(params, obs)
     return jnp.argmax(logits) if greedy else jax.random.categorical(key, logits)
 
@@ -140,7 +198,6 @@ class Transition(NamedTuple):
     done: jax.Array
 
 
-@functools.lru_cache(maxsize=32)
 def make_train(config: PPOConfig, env, sample_level: Callable) -> loop.Trainer:
     """PPO in the book's trainer shape: ``init(key, task) -> RunState`` and
     ``update(RunState) -> (RunState, metrics)`` (one PPO iteration; pure, jit/vmap/scan-able).
@@ -151,7 +208,20 @@ def make_train(config: PPOConfig, env, sample_level: Callable) -> loop.Trainer:
     (hashable) arguments, so a second call with the same ones compiles nothing new; pass
     module-level functions, not fresh lambdas.
     """
+    validate.instance("config", config, PPOConfig, "a ppo.PPOConfig")
     config = config.check()
+    check_env(env)
+    validate.function("sample_level", sample_level, "(key, task) -> env params")
+    try:
+        hash((config, env, sample_level))
+    except TypeError:
+        raise ValueError("config, env and sample_level must be hashable (tuples, not lists, in the config; "
+                         "module-level functions)") from None
+    return _make_train(config, env, sample_level)
+
+
+@functools.lru_cache(maxsize=32)
+def _make_train(config: PPOConfig, env, sample_level: Callable) -> loop.Trainer:
     n_env, n_steps = config.num_envs, config.num_steps
     batch = n_env * n_steps
     mb_size = batch // config.minibatches
@@ -271,6 +341,10 @@ def train(keys, tasks, config: PPOConfig, env, sample_level: Callable, progress:
     config = config.check() if isinstance(config, PPOConfig) else None
     if config is None:
         raise ValueError("config must be a PPOConfig")
+    check_env(env)
+    validate.function("sample_level", sample_level, "(key, task) -> env params")
+    validate.progress("progress", progress)
+    num_chunks = validate.integer("num_chunks", num_chunks, minimum=1)
     runs = keys.shape[0]
     for i, leaf in enumerate(jax.tree_util.tree_leaves(tasks)):
         if np.ndim(leaf) == 0 or np.shape(leaf)[0] != runs:
@@ -284,4 +358,6 @@ def train(keys, tasks, config: PPOConfig, env, sample_level: Callable, progress:
 
 def policy_sampler(params: dict, greedy: bool = False) -> Callable:
     """``policy(key, obs) -> action`` for one trained network (for rollouts)."""
+    check_policy(params)
+    greedy = validate.boolean("greedy", greedy)
     return lambda key, obs: sample_action(params, key, obs, greedy)

@@ -66,7 +66,13 @@ def build(name: str, progress: bool | str = True, path: pathlib.Path | None = No
     ``config`` overrides the stored config (for exploring settings; the file records it).
     """
     validate.choice("name", name, set(CONFIGS))
+    validate.progress("progress", progress)
+    if config is not None:
+        validate.instance("config", config, rl2.Config, "an rl2.Config (or None for the stored one)")
+        config.validated()
     config = CONFIGS[name] if config is None else config
+    if path is not None and not isinstance(path, (str, pathlib.Path)):
+        raise ValueError(f"path must be a file path (str or pathlib.Path), got {type(path).__name__}")
     key = jax.random.key(SEEDS[name])
     start = time.perf_counter()
     result = rl2.train_seeds(jax.random.split(key, 1), config, progress=progress or False, num_chunks=60)
@@ -92,11 +98,22 @@ def load(name: str):
 
 def load_file(path):
     """Like :func:`load`, from any file written by :func:`build`."""
-    with np.load(path) as data:
-        params = _unflatten({k[len("params/"):]: data[k] for k in data.files if k.startswith("params/")})
-        meta = json.loads(str(data["meta"]))
-        returns = data["returns"]
-    config = rl2.Config(**meta["config"])
+    if not isinstance(path, (str, pathlib.Path)):
+        raise ValueError(f"path must be a file path (str or pathlib.Path), got {type(path).__name__}")
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"path {path} does not exist (write one with mesalib.pretrained.build)")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            params = _unflatten({k[len("params/"):]: data[k] for k in data.files if k.startswith("params/")})
+            meta = json.loads(str(data["meta"]))
+            returns = data["returns"]
+        config = rl2.Config(**meta["config"])
+    except Exception as e:  # noqa: BLE001 - not an archive, or one that build did not write
+        raise ValueError(f"path {path} is not a network file written by mesalib.pretrained.build "
+                         f"({type(e).__name__}: {e})"[:300]) from None
+    config.validated()
+    rl2.check_params(params, f"the parameters in {path.name}")
     return params, config, returns, meta
 
 

@@ -43,23 +43,27 @@ class Config(NamedTuple):
         return self._replace(num_updates=min(self.num_updates, 20), batch_size=min(self.batch_size, 32))
 
     def validated(self) -> "Config":
-        validate.integer("num_arms", self.num_arms, minimum=2)
-        validate.integer("num_pulls", self.num_pulls, minimum=1)
+        """Check every field (types, ranges, values that survive float32); return the config."""
+        validate.instance("config", self, Config, "an rl2.Config")
+        validate.integer("num_arms", self.num_arms, minimum=2, maximum=1024)
+        validate.integer("num_pulls", self.num_pulls, minimum=1, maximum=100_000)
         validate.choice("prior", self.prior, set(bandits.PRIORS) - {"beta"})
         if self.prior == "dependent" and self.num_arms != 2:
             raise ValueError(f"num_arms must be 2 for the dependent prior, got {self.num_arms}")
-        validate.integer("hidden", self.hidden, minimum=1)
+        validate.integer("hidden", self.hidden, minimum=1, maximum=65_536)
         validate.integer("batch_size", self.batch_size, minimum=2)
         validate.integer("num_updates", self.num_updates, minimum=1)
-        validate.real("learning_rate", self.learning_rate, low=0.0, low_open=True)
+        f32 = np.float32
+        validate.real("learning_rate", self.learning_rate, low=0.0, low_open=True, dtype=f32)
         if self.learning_rate_end is not None:
-            validate.real("learning_rate_end", self.learning_rate_end, low=0.0)
-        validate.real("max_grad_norm", self.max_grad_norm, low=0.0, low_open=True)
-        validate.real("gamma", self.gamma, low=0.0, high=1.0)
-        validate.real("gae_lambda", self.gae_lambda, low=0.0, high=1.0)
-        validate.real("entropy_start", self.entropy_start, low=0.0)
-        validate.real("entropy_end", self.entropy_end, low=0.0)
-        validate.real("value_coef", self.value_coef, low=0.0)
+            validate.real("learning_rate_end", self.learning_rate_end, low=0.0, dtype=f32)
+        validate.real("max_grad_norm", self.max_grad_norm, low=0.0, low_open=True, dtype=f32)
+        validate.real("gamma", self.gamma, low=0.0, high=1.0, dtype=f32)
+        validate.real("gae_lambda", self.gae_lambda, low=0.0, high=1.0, dtype=f32)
+        validate.real("entropy_start", self.entropy_start, low=0.0, dtype=f32)
+        validate.real("entropy_end", self.entropy_end, low=0.0, dtype=f32)
+        validate.real("value_coef", self.value_coef, low=0.0, dtype=f32)
+        validate.boolean("normalize_advantages", self.normalize_advantages)
         return self
 
 
@@ -84,8 +88,38 @@ class Step(NamedTuple):
     action: jax.Array
 
 
+def check_params(params, name: str = "params") -> tuple:
+    """Check one network's parameters (as from :func:`init_params`; no seed axis): the keys, the
+    shapes that must agree, and finite values. Returns (num_arms, hidden)."""
+    validate.dict_keys(name, params, ("gru", "pi", "v"), "the parameters of one RL² network (rl2.init_params)")
+    validate.dict_keys(f"{name}['gru']", params["gru"], ("wi", "wh", "b"), "GRU parameters")
+    validate.dict_keys(f"{name}['pi']", params["pi"], ("w", "b"), "a dense layer")
+    validate.dict_keys(f"{name}['v']", params["v"], ("w", "b"), "a dense layer")
+    wi, wh, pw = np.shape(params["gru"]["wi"]), np.shape(params["gru"]["wh"]), np.shape(params["pi"]["w"])
+    if len(wh) != 2 or len(pw) != 2 or len(wi) != 2:
+        raise ValueError(f"{name} must hold one network (2-D weights); got {name}['gru']['wh'] of shape {wh} "
+                         "(for a batch of seeds, take one with rl2.seed_slice(params, i))")
+    hidden, k = wh[0], pw[1]
+    expected = {("gru", "wi"): (k + 2, 3 * hidden), ("gru", "wh"): (hidden, 3 * hidden), ("gru", "b"): (3 * hidden,),
+                ("pi", "w"): (hidden, k), ("pi", "b"): (k,), ("v", "w"): (hidden, 1), ("v", "b"): (1,)}
+    for (a, b), shape in expected.items():
+        if np.shape(params[a][b]) != shape:
+            raise ValueError(f"{name}['{a}']['{b}'] must have shape {shape} for a network with {k} arms and "
+                             f"hidden={hidden}, got {np.shape(params[a][b])}")
+    if validate.concrete(params):
+        validate.finite_tree(name, params)
+    return k, hidden
+
+
 def policy_step(params, h, obs):
-    """One recurrent step on a bandit observation (see :func:`mesalib.bandits.observe`): -> (h, logits)."""
+    """One recurrent step on a bandit observation (see :func:`mesalib.bandits.observe`): -> (h, logits).
+
+    h: (hidden,); obs: (k + 2,).
+    """
+    k, hidden = check_params(params)
+    if np.shape(h) != (hidden,) or np.shape(obs) != (k + 2,):
+        raise ValueError(f"h must have shape ({hidden},) and obs ({k + 2},) for this network, got "
+                         f"{np.shape(h)} and {np.shape(obs)}")
     h = nn.gru_cell(params["gru"], h, obs)
     return h, nn.dense_apply(params["pi"], h)
 
@@ -151,14 +185,18 @@ def _optimizer(config: Config):
     return optax.chain(optax.clip_by_global_norm(config.max_grad_norm), optax.adam(lr))
 
 
-@functools.lru_cache(maxsize=32)
 def make_train(config: Config) -> train.Trainer:
     """RL² in the book's trainer shape: ``init(key) -> TrainState``, ``update(state) -> (state, metrics)``.
 
     The entropy bonus follows a linear ``optax`` schedule from ``entropy_start`` to ``entropy_end``.
     Cached on the config, so training twice with one config compiles once.
     """
-    config = config.validated()
+    validate.instance("config", config, Config, "an rl2.Config")
+    return _make_train(config.validated())
+
+
+@functools.lru_cache(maxsize=32)
+def _make_train(config: Config) -> train.Trainer:
     opt = _optimizer(config)
     entropy = optax.linear_schedule(config.entropy_start, config.entropy_end, max(config.num_updates - 1, 1))
 
@@ -191,7 +229,10 @@ def train_seeds(keys, config: Config = Config(), progress: bool | str = True, nu
     stored one) instead of a fresh initialization; the optimizer state starts fresh.
     """
     keys = validate.key_batch("keys", keys)
+    validate.instance("config", config, Config, "an rl2.Config")
     config = config.validated()
+    validate.progress("progress", progress)
+    num_chunks = validate.integer("num_chunks", num_chunks, minimum=1)
     trainer = make_train(config)
     start = None
     if init is not None:
@@ -201,6 +242,7 @@ def train_seeds(keys, config: Config = Config(), progress: bool | str = True, nu
                                                            jax.tree_util.tree_leaves(fresh))):
             raise ValueError(f"init must be the parameters of a network with num_arms={config.num_arms} "
                              f"and hidden={config.hidden}")
+        check_params(init, "init")
         states = jax.vmap(trainer.init)(keys)
         params = jax.tree_util.tree_map(lambda x: jnp.broadcast_to(jnp.asarray(x, jnp.float32),
                                                                    (len(keys),) + np.shape(x)), init)
@@ -220,13 +262,15 @@ def evaluate(params, key, probs, num_pulls: int | None = None, horizon: int | No
     ``clamp_time`` holds the time input at its last training value from the horizon on.
     ``greedy`` takes the most probable arm instead of sampling one.
     """
+    k, _ = check_params(params)
     validate.prng_key("key", key)
     validate.probabilities("probs", probs, ndim=2)
-    k = params["pi"]["w"].shape[-1]
     if np.shape(probs)[1] != k:
         raise ValueError(f"probs has {np.shape(probs)[1]} arms but the network was trained for {k}")
     num_pulls = validate.integer("num_pulls", num_pulls, minimum=1)
     horizon = num_pulls if horizon is None else validate.integer("horizon", horizon, minimum=1)
+    greedy = validate.boolean("greedy", greedy)
+    clamp_time = validate.boolean("clamp_time", clamp_time)
     return _evaluate(params, key, jnp.asarray(probs, jnp.float32), num_pulls, float(horizon), bool(greedy),
                      bool(clamp_time))
 
@@ -252,12 +296,13 @@ def replay(params, rollout: Rollout, horizon: int | None = None) -> Replay:
     to reach can be probed. ``horizon`` scales the time input as in :func:`evaluate` (default:
     the rollout's length).
     """
-    actions = np.asarray(rollout.actions)
-    rewards = np.asarray(rollout.rewards)
+    k, _ = check_params(params)
+    validate.instance("rollout", rollout, Rollout, "a bandits.Rollout (from bandits.run or rl2.evaluate)")
+    actions = validate.array("rollout.actions", rollout.actions, integer=True, allow_empty=True)
+    rewards = validate.array("rollout.rewards", rollout.rewards, low=0.0, high=1.0, allow_empty=True)
     if actions.ndim != 2 or actions.shape != rewards.shape:
         raise ValueError(f"rollout must hold (tasks, pulls) actions and rewards of the same shape, got "
                          f"{actions.shape} and {rewards.shape}")
-    k = params["pi"]["w"].shape[-1]
     if actions.size and (actions.min() < 0 or actions.max() >= k):
         raise ValueError(f"rollout actions must be arm indices in [0, {k - 1}] for this network")
     horizon = actions.shape[1] if horizon is None else validate.integer("horizon", horizon, minimum=1)

@@ -13,6 +13,9 @@ import scipy.stats
 from mesalib import validate
 
 
+_HUGE = 1e150   # beyond this, squared deviations overflow float64 and the interval would be inf or NaN
+
+
 class Summary(NamedTuple):
     mean: np.ndarray
     low: np.ndarray
@@ -40,9 +43,13 @@ def mean_ci(samples, axis: int = 0, level: float = 0.95, method: str = "bootstra
         raise ValueError(f"samples must be finite; got {int(np.isnan(x).sum())} NaN and "
                          f"{int(np.isinf(x).sum())} infinite value(s)")
     axis = validate.integer("axis", axis, minimum=-x.ndim, maximum=x.ndim - 1)
+    validate.integer("seed", seed, minimum=0)
     n = x.shape[axis]
     if n < 2:
         raise ValueError(f"samples needs at least 2 values along axis {axis}, got {n}")
+    if np.abs(x).max() > _HUGE:
+        raise ValueError(f"samples must be smaller than {_HUGE:.0e} in magnitude (their sums would overflow float64); "
+                         "rescale them first")
     mean = x.mean(axis=axis)
     if method in ("normal", "t"):
         se = x.std(axis=axis, ddof=1) / np.sqrt(n)
@@ -58,6 +65,13 @@ def mean_ci(samples, axis: int = 0, level: float = 0.95, method: str = "bootstra
 
 def format_ci(s: Summary, digits: int = 2) -> str:
     """'6.64 [6.58, 6.70]' for a scalar summary."""
+    validate.instance("s", s, Summary, "a stats.Summary (from stats.mean_ci)")
+    digits = validate.integer("digits", digits, minimum=0, maximum=15)
+    for field in ("mean", "low", "high"):
+        v = getattr(s, field)
+        if np.ndim(v) != 0:
+            raise ValueError(f"s.{field} must be a scalar (format one interval at a time), got shape {np.shape(v)}")
+        validate.real(f"s.{field}", v)
     return f"{float(s.mean):.{digits}f} [{float(s.low):.{digits}f}, {float(s.high):.{digits}f}]"
 
 
@@ -67,8 +81,10 @@ def window_means(x, num_windows: int = 30):
     Returns (means: (windows, ...), window length). Trailing steps that do not fill a window are
     dropped; a training curve smoothed this way keeps its shape at any number of steps.
     """
-    x = np.asarray(x, dtype=np.float64)
     num_windows = validate.integer("num_windows", num_windows, minimum=1)
+    if np.ndim(x) == 0 and not isinstance(x, (str, bytes)):
+        raise ValueError("x must have a leading axis of steps")
+    x = validate.array("x", x, allow_empty=True).astype(np.float64)
     if x.ndim == 0 or x.shape[0] == 0:
         raise ValueError("x must have a leading axis of steps")
     window = max(1, x.shape[0] // num_windows)
@@ -83,7 +99,7 @@ def wilson(successes, trials, level: float = 0.95):
     0 <= successes <= trials and trials >= 1.
     """
     level = validate.real("level", level, low=0.0, high=1.0, low_open=True, high_open=True)
-    k, n = np.asarray(successes), np.asarray(trials)
+    k, n = validate.array("successes", successes), validate.array("trials", trials)
     if k.shape != n.shape:
         raise ValueError(f"successes and trials must have the same shape, got {k.shape} and {n.shape}")
     if not (np.issubdtype(k.dtype, np.integer) and np.issubdtype(n.dtype, np.integer)):

@@ -49,6 +49,7 @@ class Trained(NamedTuple):
 
 def pad_to_devices(n: int, devices=None) -> int:
     """The smallest multiple of the local device count that holds ``n`` seeds."""
+    n = validate.integer("n", n, minimum=0)
     count = len(jax.local_devices() if devices is None else list(devices))
     return -(-n // count) * count
 
@@ -100,6 +101,7 @@ def _vmapped(fn):
 
 def smoke_steps(num_steps: int) -> int:
     """``num_steps``, or :data:`SMOKE_STEPS` when ``MESALIB_SMOKE=1`` (same code path, seconds)."""
+    num_steps = validate.integer("num_steps", num_steps, minimum=1)
     return min(num_steps, SMOKE_STEPS) if smoke_mode() else num_steps
 
 
@@ -110,6 +112,9 @@ def smoke_mode() -> bool:
 
 def smoke_config(config):
     """``config.smoke()`` in smoke mode, else ``config`` (an experiment calls this on entry)."""
+    if not callable(getattr(config, "smoke", None)):
+        raise ValueError(f"config must be a config with a smoke() method (e.g. an experiment's Config), "
+                         f"got {type(config).__name__}")
     return config.smoke() if smoke_mode() else config
 
 
@@ -126,6 +131,9 @@ def run(step: Callable, carry, num_steps: int, num_chunks: int = 10, progress: b
     num_chunks = validate.integer("num_chunks", num_chunks, minimum=1)
     if not callable(step):
         raise ValueError(f"step must be a function carry -> (carry, metrics), got {type(step).__name__}")
+    validate.progress("progress", progress)
+    if summary is not None:
+        validate.function("summary", summary, "metrics_of_a_chunk -> str")
     num_steps = smoke_steps(num_steps)
     chunk = _chunk_size(num_steps, num_chunks)
     bar = _bar(num_steps, progress)
@@ -203,10 +211,18 @@ def train_seeds(trainer: Trainer, keys, *data, progress: bool | str = False, num
         raise ValueError(f"trainer must be a train.Trainer (from a make_train function), got {type(trainer).__name__}")
     keys = validate.key_batch("keys", keys)
     seeds = keys.shape[0]
+    validate.function("trainer.init", trainer.init, "(key, *data) -> state")
+    validate.function("trainer.update", trainer.update, "state -> (state, metrics)")
+    validate.integer("trainer.num_updates", trainer.num_updates, minimum=1)
     for i, leaf in enumerate(jax.tree_util.tree_leaves(data)):
         if np.ndim(leaf) == 0 or np.shape(leaf)[0] != seeds:
             raise ValueError(f"every leaf of data needs a leading axis of length {seeds} (one per key); "
                              f"leaf {i} has shape {np.shape(leaf)}")
+    if init_state is not None:
+        for i, leaf in enumerate(jax.tree_util.tree_leaves(init_state)):
+            if np.ndim(leaf) == 0 or np.shape(leaf)[0] != seeds:
+                raise ValueError(f"every leaf of init_state needs a leading axis of length {seeds} (one per key); "
+                                 f"leaf {i} has shape {np.shape(leaf)}")
     padded = pad_to_devices(seeds)
     pad = lambda x: jnp.concatenate([x, jnp.repeat(x[:1], padded - seeds, 0)]) if padded > seeds else x  # noqa: E731
     start = time.perf_counter()
@@ -232,6 +248,7 @@ def _init_batch(init, keys, *data):
 
 def timed(fn: Callable, *args):
     """Call ``fn(*args)`` twice: return (result, compile-and-run seconds, run-only seconds)."""
+    validate.function("fn", fn, "(*args) -> result")
     t0 = time.perf_counter()
     out = jax.block_until_ready(fn(*args))
     t1 = time.perf_counter()
@@ -242,11 +259,28 @@ def timed(fn: Callable, *args):
 
 def tree_stack(trees):
     """Stack a list of identical pytrees along a new leading axis."""
+    if isinstance(trees, (str, bytes, dict)) or not hasattr(trees, "__iter__"):
+        raise ValueError(f"trees must be a list of pytrees, got {type(trees).__name__}")
+    trees = list(trees)
+    if not trees:
+        raise ValueError("trees must hold at least one pytree")
+    first = jax.tree_util.tree_structure(trees[0])
+    shapes = [np.shape(x) for x in jax.tree_util.tree_leaves(trees[0])]
+    for i, t in enumerate(trees[1:], 1):
+        if jax.tree_util.tree_structure(t) != first or [np.shape(x) for x in jax.tree_util.tree_leaves(t)] != shapes:
+            raise ValueError(f"trees[{i}] differs in structure or shapes from trees[0]; only identical pytrees stack")
     return jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *trees)
 
 
 def seed_slice(tree, i: int):
-    """Seed ``i`` of a seed-batched pytree."""
+    """Seed ``i`` of a seed-batched pytree (negative ``i`` counts from the end)."""
+    leaves = jax.tree_util.tree_leaves(tree)
+    if not leaves or any(np.ndim(x) == 0 for x in leaves):
+        raise ValueError("tree must be a pytree of arrays with a leading seed axis")
+    seeds = np.shape(leaves[0])[0]
+    if any(np.shape(x)[0] != seeds for x in leaves):
+        raise ValueError("every leaf of tree must have the same leading (seed) axis length")
+    i = validate.integer("i", i, minimum=-seeds, maximum=seeds - 1)   # JAX would clamp an index out of range
     return jax.tree_util.tree_map(lambda x: x[i], tree)
 
 

@@ -10,21 +10,44 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from mesalib import gridworld
+from mesalib import gridworld, validate
 from mesalib.exercises.common import fail as _fail, number as _number
 
 
+def _alpha_index(result, alpha: float) -> int:
+    """The sweep's alpha nearest ``alpha``, after checking the fields the checkers read."""
+    for field in ("alphas", "train_metrics", "levels"):
+        if not hasattr(result, field):
+            raise ValueError(f"result must be the sweep of the chapter (out.sweep), with alphas, train_metrics and "
+                             f"levels; {type(result).__name__} has no {field}")
+    alphas = validate.array("result.alphas", result.alphas, ndim=1)
+    alpha = validate.real("alpha", alpha, low=0.0, high=1.0)
+    if not isinstance(result.train_metrics, dict) or "episodes" not in result.train_metrics:
+        raise ValueError("result.train_metrics must hold 'episodes' (episodes ended per PPO iteration)")
+    episodes = validate.array("result.train_metrics['episodes']", result.train_metrics["episodes"], ndim=3, low=0)
+    if episodes.shape[1] != len(alphas):
+        raise ValueError(f"result.train_metrics['episodes'] must be (iterations, alphas, seeds) with {len(alphas)} "
+                         f"alphas, got shape {episodes.shape}")
+    gridworld.check_levels(result.levels, "result.levels")
+    return int(np.argmin(np.abs(alphas - alpha)))
+
+
 def _episodes_per_run(result, alpha: float) -> float:
-    i = int(np.argmin(np.abs(np.asarray(result.alphas) - alpha)))
+    i = _alpha_index(result, alpha)
     return float(np.asarray(result.train_metrics["episodes"])[:, i].sum(0).mean())
 
 
 def counterexamples(result, alpha: float) -> float:
     """Expected number of training episodes (per run) whose goal was not in the corner, for the
     runs trained at ``alpha``: alpha * (1 - 1/free cells) * mean episodes per run."""
-    i = int(np.argmin(np.abs(np.asarray(result.alphas) - alpha)))
+    i = _alpha_index(result, alpha)
     free = int((~np.asarray(result.levels.walls[0])).sum())
     return float(result.alphas[i] * (1 - 1 / free) * _episodes_per_run(result, alpha))
+
+
+def _broken(what: str, e: Exception) -> bool:
+    return _fail(f"The checker could not read {what} ({type(e).__name__}: {str(e)[:200]}); pass the objects "
+                 "the chapter's cells made.")
 
 
 def check_counterexamples(answer, result, alpha: float = 0.01) -> bool:
@@ -35,18 +58,30 @@ def check_counterexamples(answer, result, alpha: float = 0.01) -> bool:
         return _fail("Give one number: the expected count of training episodes (per run) whose goal "
                      "was not in the corner. Hint: result.train_metrics['episodes'] counts the episodes "
                      "that ended in each PPO iteration.")
-    want = counterexamples(result, alpha)
+    try:
+        want = counterexamples(result, alpha)
+        per_run = _episodes_per_run(result, alpha)
+    except Exception as e:  # noqa: BLE001 - a checker never raises
+        return _broken("the sweep result", e)
     if abs(value - want) > 0.15 * want:
         return _fail(f"Not yet: {value:.0f} is not within 15% of the expected count. Multiply the episodes "
                      f"per run by the chance that a training goal is moved (alpha = {alpha}), and by the chance "
                      "that the uniform draw does not land on the corner anyway.")
-    print(f"Correct: about {want:.0f} episodes per run (out of about {_episodes_per_run(result, alpha):.0f}) "
+    print(f"Correct: about {want:.0f} episodes per run (out of about {per_run:.0f}) "
           "showed a goal away from the corner.")
     return True
 
 
 def flip_alpha(table) -> float | None:
     """The smallest alpha in a sweep table at which P(goal) exceeds P(corner), or None."""
+    import pandas as pd
+
+    validate.instance("table", table, pd.DataFrame, "the chapter's sweep table (a DataFrame)")
+    missing = [c for c in ("alpha", "outcome", "rate") if c not in table.columns]
+    if missing:
+        raise ValueError(f"table must have columns alpha, outcome and rate; missing {missing}")
+    if not {"goal", "corner"} <= set(table["outcome"]):
+        raise ValueError("table must hold 'goal' and 'corner' outcomes")
     pivot = table.pivot(index="alpha", columns="outcome", values="rate").sort_index()
     above = pivot.index[pivot["goal"] > pivot["corner"]]
     return float(above[0]) if len(above) else None
@@ -55,11 +90,14 @@ def flip_alpha(table) -> float | None:
 def check_flip_alpha(answer, table) -> bool:
     """answer: the smallest alpha of the sweep at which the deployed agents reach the goal more
     often than they go to the corner (``table`` is ``mesalib.experiments.robustness.sweep_table(result.sweep)``)."""
-    want = flip_alpha(table)
+    try:
+        want = flip_alpha(table)
+        alphas = sorted(table["alpha"].unique())
+    except Exception as e:  # noqa: BLE001 - a checker never raises
+        return _broken("the sweep table", e)
     value = _number(answer)
     if value is None:
         return _fail("Give one of the alphas of the sweep as a number, e.g. 0.01.")
-    alphas = sorted(table["alpha"].unique())
     if not np.isclose(value, alphas).any():
         return _fail(f"{value} is not one of the swept alphas {alphas}.")
     if want is None:
@@ -75,6 +113,8 @@ def check_flip_alpha(answer, table) -> bool:
 def on_path_fraction(levels: gridworld.EnvParams, corner) -> float:
     """Fraction of levels whose goal lies on some shortest path from the start to the corner
     (d(start, goal) + d(goal, corner) == d(start, corner))."""
+    gridworld.check_levels(levels, "levels")
+    gridworld.check_position("corner", corner, np.asarray(levels.walls[0]))
     corner = jnp.asarray(corner, jnp.int32)
 
     def one(walls, goal, start):
@@ -93,7 +133,10 @@ def check_on_path_fraction(answer, levels: gridworld.EnvParams, corner) -> bool:
         return _fail("Give a fraction between 0 and 1. Hint: gridworld.distances(walls, target) gives every "
                      "cell's distance to target; a cell g is on a shortest path from s to c when "
                      "d(s, g) + d(g, c) = d(s, c).")
-    want = on_path_fraction(levels, corner)
+    try:
+        want = on_path_fraction(levels, corner)
+    except Exception as e:  # noqa: BLE001 - a checker never raises
+        return _broken("the levels or the corner", e)
     if abs(value - want) > 0.01:
         return _fail(f"Not yet: {value:.3f} is off. Count, over the levels, those where "
                      "d(start, goal) + d(goal, corner) equals d(start, corner).")

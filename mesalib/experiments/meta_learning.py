@@ -44,9 +44,11 @@ class Config(NamedTuple):
                              thompson_draws=10, long_tasks=20, long_pulls=200)
 
     def validated(self) -> "Config":
-        for name in ("train_seeds", "eval_tasks", "dependent_tasks", "thompson_draws", "long_tasks"):
-            validate.integer(name, getattr(self, name), minimum=1)
-        validate.integer("long_pulls", self.long_pulls, minimum=100)
+        for name in ("train_seeds", "eval_tasks", "dependent_tasks", "long_tasks"):
+            validate.integer(name, getattr(self, name), minimum=1, maximum=1_000_000)
+        validate.integer("thompson_draws", self.thompson_draws, minimum=1, maximum=1_000_000)
+        # the shift is read at 100 pulls (the training horizon) and at long_pulls
+        validate.integer("long_pulls", self.long_pulls, minimum=100, maximum=100_000)
         if not isinstance(self.rl2, rl2.Config):
             raise ValueError(f"rl2 must be an rl2.Config, got {type(self.rl2).__name__}")
         return self._replace(rl2=self.rl2.validated())
@@ -68,6 +70,7 @@ def keys(key) -> Keys:
 
 
 def _prepare(config: Config) -> Config:
+    validate.instance("config", config, Config, "an experiments.meta_learning.Config")
     return train.smoke_config(config).validated()
 
 
@@ -83,6 +86,7 @@ def run_baselines(key, config: Config = Config()) -> pd.DataFrame:
 def run_training(key, config: Config = Config(), progress: bool | str = False) -> rl2.Result:
     """Meta-train the live (n=10, k=5) networks, one per seed, in one compiled program."""
     config, k = _prepare(config), keys(key)
+    validate.progress("progress", progress)
     return rl2.train_seeds(jax.random.split(k.train, config.train_seeds), config.rl2, progress=progress)
 
 
@@ -100,6 +104,7 @@ def stored_networks() -> dict:
 def run_headline(key, trained: rl2.Result, config: Config = Config()) -> Headline:
     """Every algorithm on fresh tasks of the three settings, beside Duan et al.'s Table 1."""
     config, k = _prepare(config), keys(key)
+    validate.instance("trained", trained, rl2.Result, "an rl2.Result (from run_training)")
     networks = {(10, 5): trained.params, **stored_networks()}
     rows, rollouts = [], {}
     for (n, arms), params in networks.items():
@@ -119,6 +124,12 @@ def run_headline(key, trained: rl2.Result, config: Config = Config()) -> Headlin
 def regret_curves(key, headline: Headline, setting=(100, 5)) -> pd.DataFrame:
     """Cumulative regret of the frozen network and the baselines on one setting's tasks."""
     k = keys(key)
+    validate.instance("headline", headline, Headline, "a Headline (from run_headline)")
+    try:
+        setting = tuple(int(v) for v in setting)
+    except (TypeError, ValueError):
+        setting = None
+    validate.choice("setting", setting, set(headline.rollouts))
     probs, rl2_out = headline.rollouts[tuple(setting)]
     rollouts = {"RL² (frozen)": rl2_out}
     for i, name in enumerate(["Thompson", "UCB1", "Gittins", "Greedy", "Random"]):
@@ -253,6 +264,13 @@ def run_shift(key, config: Config = Config()) -> Shift:
 def evaluate_baselines(key, probs, num_pulls: int, names=BASELINE_NAMES) -> dict:
     """Total successes per task of each named baseline on the same tasks: {name: (tasks,)}."""
     validate.prng_key("key", key)
+    if isinstance(names, (str, bytes)) or not hasattr(names, "__iter__"):
+        raise ValueError(f"names must be a sequence of baseline names, got {names!r}")
+    names = tuple(names)
+    if not names:
+        raise ValueError("names must hold at least one baseline name")
+    for i, name in enumerate(names):
+        validate.choice(f"names[{i}]", name, set(bandits.BASELINES) | {"Gittins"})
     ks = jax.random.split(key, len(names))
     return {name: np.asarray(bandits.run(kk, name, probs, num_pulls).rewards.sum(1)) for kk, name in zip(ks, names)}
 
@@ -262,8 +280,14 @@ def summarize(values: dict, level: float = 0.95) -> pd.DataFrame:
 
     values: {name: (tasks,)} -> DataFrame(algorithm, mean, low, high, tasks).
     """
+    validate.dict_keys("values", values, (), "a dict of algorithm name -> per-task values")
+    if not values:
+        raise ValueError("values must hold at least one algorithm")
+    level = validate.real("level", level, low=0.0, high=1.0, low_open=True, high_open=True)
     rows = []
     for name, v in values.items():
+        if len(validate.array(f"values[{name!r}]", v, ndim=1)) < 2:
+            raise ValueError(f"values[{name!r}] needs at least 2 tasks for an interval, got {len(v)}")
         s = stats.mean_ci(np.asarray(v), method="normal", level=level)
         rows.append({"algorithm": name, "mean": float(s.mean), "low": float(s.low), "high": float(s.high), "tasks": s.n})
     return pd.DataFrame(rows)
@@ -274,6 +298,14 @@ def regret_frame(rollouts: dict, probs, points: int = 25, level: float = 0.95) -
 
     rollouts: {name: Rollout} all played on the same ``probs: (tasks, k)``.
     """
+    validate.dict_keys("rollouts", rollouts, (), "a dict of algorithm name -> bandits.Rollout")
+    if not rollouts:
+        raise ValueError("rollouts must hold at least one algorithm")
+    validate.probabilities("probs", probs, ndim=2)
+    points = validate.integer("points", points, minimum=1)
+    level = validate.real("level", level, low=0.0, high=1.0, low_open=True, high_open=True)
+    for name, rollout in rollouts.items():
+        bandits.check_rollout(rollout, f"rollouts[{name!r}]", num_arms=np.shape(probs)[1], tasks=np.shape(probs)[0])
     return stats.curve_frame({name: bandits.regret(r, probs) for name, r in rollouts.items()}, points, level,
                              x="pull", y="regret")
 
@@ -281,6 +313,7 @@ def regret_frame(rollouts: dict, probs, points: int = 25, level: float = 0.95) -
 def training_curve(trained: rl2.Result, num_windows: int = 30, level: float = 0.95) -> pd.DataFrame:
     """Mean successes per task over meta-training, windowed, with a Student-t interval over seeds
     (one seed: no interval)."""
+    validate.instance("trained", trained, rl2.Result, "an rl2.Result (from run_training)")
     curve, window = stats.window_means(trained.returns, num_windows=num_windows)   # (windows, seeds)
     frame = pd.DataFrame({"update": (np.arange(len(curve)) + 1) * window, "successes": curve.mean(1)})
     if curve.shape[1] > 1:

@@ -43,15 +43,23 @@ class Config(NamedTuple):
         return self._replace(alphas=(0.0, 0.2), seeds=2, eval_levels=8, ppo=self.ppo.smoke())
 
     def validated(self) -> "Config":
-        alphas = tuple(float(a) for a in np.atleast_1d(np.asarray(self.alphas, dtype=np.float64)))
-        if not alphas:
-            raise ValueError("alphas must be a non-empty sequence")
+        """Check every field (names as in the config); alphas become a tuple of floats."""
+        arr = validate.array("alphas", self.alphas, allow_empty=True)
+        alphas = tuple(float(a) for a in np.atleast_1d(arr.astype(np.float64)))
+        if not alphas or arr.ndim > 1:
+            raise ValueError(f"alphas must be a non-empty 1-D sequence, got {self.alphas!r}")
         for i, a in enumerate(alphas):
             validate.real(f"alphas[{i}]", a, low=0.0, high=1.0)
-        validate.integer("seeds", self.seeds, minimum=1)
+        validate.integer("seeds", self.seeds, minimum=1, maximum=10_000)
         validate.choice("layout", self.layout, {"room", "maze"})
-        validate.integer("eval_levels", self.eval_levels, minimum=1)
-        validate.integer("max_steps", self.max_steps, minimum=1)
+        size = validate.integer("size", self.size, minimum=4, maximum=gridworld.MAX_SIDE)   # (size - 2)² >= 3 free cells
+        if self.layout == "maze":
+            validate.integer("size", size, minimum=5, maximum=63)
+            if size % 2 == 0:
+                raise ValueError(f"size must be odd for mazes, got {size}")
+        validate.integer("num_layouts", self.num_layouts, minimum=1, maximum=100_000)
+        validate.integer("eval_levels", self.eval_levels, minimum=1, maximum=1_000_000)
+        validate.integer("max_steps", self.max_steps, minimum=1, maximum=100_000)
         if not isinstance(self.ppo, ppo.PPOConfig):
             raise ValueError(f"ppo must be a ppo.PPOConfig, got {type(self.ppo).__name__}")
         return self._replace(alphas=alphas, ppo=self.ppo.check())
@@ -84,6 +92,8 @@ def _keys(key):
 def run(key, config: Config = Config(), progress: bool | str = False) -> Result:
     """The chapter's experiment: the sweep, the untrained baseline and the objective fit."""
     validate.prng_key("key", key)
+    validate.instance("config", config, Config, "an experiments.robustness.Config")
+    validate.progress("progress", progress)
     config = train.smoke_config(config)
     _, k_sweep, k_baseline = _keys(key)
     sweep = corner_sweep(k_sweep, config, progress=progress)
@@ -95,6 +105,8 @@ def run(key, config: Config = Config(), progress: bool | str = False) -> Result:
 def example_levels(key, size: int = 7, count: int = 3) -> pd.DataFrame:
     """``count`` training and ``count`` deployment levels as a frame for drawing."""
     validate.prng_key("key", key)
+    validate.integer("size", size, minimum=4, maximum=gridworld.MAX_SIDE)   # start, goal, corner: (size - 2)² >= 3
+    validate.integer("count", count, minimum=1, maximum=1000)
     k_show = _keys(key)[0]
     room, corner = gridworld.open_room(size, size), gridworld.top_right(size, size)
     k_train_levels, k_deploy_levels = jax.random.split(k_show)
@@ -122,6 +134,8 @@ def corner_sweep(key, config: Config = Config(), progress: bool | str = False) -
     otherwise.
     """
     validate.prng_key("key", key)
+    validate.instance("config", config, Config, "an experiments.robustness.Config")
+    validate.progress("progress", progress)
     config = config.validated()
     alphas, seeds = np.asarray(config.alphas), config.seeds
     k_layout, k_train, k_levels, k_eval = jax.random.split(key, 4)
@@ -149,6 +163,7 @@ def untrained_baseline(key, result: SweepResult, runs: int = 16) -> gridworld.Co
     """Deployment measurements of ``runs`` randomly initialized networks with the sweep's
     architecture, on the sweep's deployment levels: arrays (runs, L)."""
     validate.prng_key("key", key)
+    validate.instance("result", result, SweepResult, "a SweepResult (from corner_sweep)")
     runs = validate.integer("runs", runs, minimum=1)
     k_init, k_eval = jax.random.split(key)
     obs_dim = int(np.prod(gridworld.obs_shape(result.levels)))
@@ -169,6 +184,8 @@ def sweep_table(result: SweepResult, level: float = 0.95) -> pd.DataFrame:
     P(ends in corner); a seed's rate is its mean over the deployment levels, and the interval
     is a bootstrap over seeds.
     """
+    validate.instance("result", result, SweepResult, "a SweepResult (from corner_sweep)")
+    level = validate.real("level", level, low=0.0, high=1.0, low_open=True, high_open=True)
     rows = []
     for i, a in enumerate(result.alphas):
         for name, field in (("goal", "reached_goal"), ("corner", "corner_first"), ("ends in corner", "ends_in_corner")):
@@ -185,25 +202,55 @@ def competence_table(rows: dict, level: float = 0.95) -> pd.DataFrame:
     name -> (CornerMetrics with arrays (runs, L), target "corner" or "goal").
 
     Columns: P(reached), steps / shortest path (over episodes that reached the target; a run's
-    value is its mean), each with a bootstrap interval over runs."""
+    value is its mean), each with a bootstrap interval over runs. Runs that never reached the
+    target have no steps / shortest and are left out of that column's interval."""
+    validate.dict_keys("rows", rows, (), "a dict of name -> (CornerMetrics with arrays (runs, L), target)")
+    if not rows:
+        raise ValueError("rows must hold at least one entry")
+    level = validate.real("level", level, low=0.0, high=1.0, low_open=True, high_open=True)
+    for name, entry in rows.items():
+        if not isinstance(entry, tuple) or len(entry) != 2:
+            raise ValueError(f"rows[{name!r}] must be a pair (CornerMetrics, target), got {type(entry).__name__}")
+        validate.instance(f"rows[{name!r}][0]", entry[0], gridworld.CornerMetrics, "a gridworld.CornerMetrics")
+        validate.choice(f"rows[{name!r}][1]", entry[1], {"corner", "goal"})
+        if np.ndim(entry[0].reached_goal) != 2:
+            raise ValueError(f"rows[{name!r}][0] must hold arrays (runs, L), got shape {np.shape(entry[0].reached_goal)}")
     out = []
     for name, (metrics, target) in rows.items():
         runs = np.asarray(metrics.reached_goal).shape[0]
         per_run = [gridworld.path_efficiency(train.seed_slice(metrics, i), target) for i in range(runs)]
         row = {"agent": name, "target": target, "runs": runs}
         for col, key in (("P(reached)", "reached"), ("steps / shortest", "steps_over_shortest")):
-            vals = np.array([p[key] for p in per_run])
-            vals = vals[np.isfinite(vals)]
+            vals = np.array([p[key] for p in per_run if p[key] is not None], dtype=np.float64)
+            if len(vals) < 2:
+                raise ValueError(f"rows[{name!r}]: only {len(vals)} run(s) reached the {target}, too few for an "
+                                 f"interval of {col}")
             s = stats.mean_ci(vals, level=level)
             row.update({col: float(s.mean), f"{col} low": float(s.low), f"{col} high": float(s.high)})
         out.append(row)
     return pd.DataFrame(out)
 
 
+def _check_fit_alphas(fit, alphas):
+    validate.instance("fit", fit, objectives.ObjectiveFit, "an objectives.ObjectiveFit (Result.fit)")
+    if np.ndim(fit.episode_ll) != 5:
+        raise ValueError(f"fit must have groups (alphas, seeds), i.e. episode_ll (A, S, L, C, B); got shape "
+                         f"{np.shape(fit.episode_ll)}")
+    alphas = validate.array("alphas", alphas, ndim=1)
+    if len(alphas) != np.shape(fit.episode_ll)[0]:
+        raise ValueError(f"alphas has {len(alphas)} values but fit has {np.shape(fit.episode_ll)[0]} alpha groups")
+    for name in ("goal", "corner"):
+        if name not in fit.names:
+            raise ValueError(f"fit must have a {name!r} candidate, got {fit.names}")
+    return alphas
+
+
 def fit_table(fit: objectives.ObjectiveFit, alphas, level: float = 0.95) -> pd.DataFrame:
     """Per alpha (fit groups (A, S) = alphas x seeds): each candidate's log-likelihood per action
     relative to random (mean over seeds with a bootstrap interval), the share of seeds it
     explains best, and the mean maximum-likelihood mixture weight on the goal."""
+    alphas = _check_fit_alphas(fit, alphas)
+    level = validate.real("level", level, low=0.0, high=1.0, low_open=True, high_open=True)
     pa, best, w = fit.per_action(), fit.best(), fit.best_weight()
     rows = []
     for i, a in enumerate(np.asarray(alphas)):
@@ -221,6 +268,8 @@ def mixture_frame(fit: objectives.ObjectiveFit, alphas, weights=objectives.DEFAU
                   level: float = 0.95) -> pd.DataFrame:
     """Long frame (alpha, w, mean, low, high): the mixture's per-action log-likelihood for every
     goal weight w, mean over seeds with a normal-approximation interval (for plots.line_band)."""
+    alphas = _check_fit_alphas(fit, alphas)
+    level = validate.real("level", level, low=0.0, high=1.0, low_open=True, high_open=True)
     mix = fit.mixture(weights=weights)  # (A, S, W)
     rows = []
     for i, a in enumerate(np.asarray(alphas)):
