@@ -12,6 +12,11 @@ def explore_then_commit(key, s, f, t, m=4):
     return jnp.where(pulls.min() < m, jnp.argmin(pulls), jnp.argmax((s + 1) / (pulls + 2)))
 
 
+def make_explore_then_commit(m):
+    """The solution of Exercise 2."""
+    return lambda key, s, f, t: explore_then_commit(key, s, f, t, m)
+
+
 def test_oracle_checker_accepts_what_the_library_measures(capsys):
     # The answer is not typed in: a Monte-Carlo estimate of the oracle's mean from the library
     # must agree with the closed form the checker accepts.
@@ -53,3 +58,26 @@ def test_shift_checker_accepts_the_option_where_the_network_falls_behind():
     for other in {"a", "b", "c"} - {answer}:
         assert not exercises.check_shift_prediction(other)
     assert not exercises.check_shift_prediction("z") and not exercises.check_shift_prediction(None)
+
+
+def test_explore_then_commit_checker_and_the_solutions_figures(capsys):
+    """The solution passes with best_m = 1; a longer exploration is rejected as best; rules that are
+    not explore-then-commit are rejected; the figures the solution quotes are what the checker measures."""
+    assert exercises.check_explore_then_commit(make_explore_then_commit, 1)
+    out = capsys.readouterr().out
+    quoted = {"explore-then-commit, m=1": 76.3, "explore-then-commit, m=2": 76.3, "explore-then-commit, m=4": 74.1,
+              "explore-then-commit, m=8": 68.5, "Greedy": 75.7, "RL² (stored network)": 77.8}
+    for name, value in quoted.items():
+        line = next(line for line in out.splitlines() if line.strip().startswith(name))
+        assert abs(float(line.split()[-3]) - value) < 0.051, line
+    assert exercises.check_explore_then_commit(make_explore_then_commit, 2)          # tied with m = 1
+    assert not exercises.check_explore_then_commit(make_explore_then_commit, 4)      # measurably worse
+    assert not exercises.check_explore_then_commit(make_explore_then_commit, None)   # not answered yet
+    assert not exercises.check_explore_then_commit(make_explore_then_commit, 5)      # not an m it tried
+    assert not exercises.check_explore_then_commit(None)
+    # Thompson sampling, offered as explore-then-commit, fails the definition check
+    assert not exercises.check_explore_then_commit(lambda m: bandits.thompson)
+    assert "not explore-then-commit" in capsys.readouterr().out
+    # explores, but commits to the worst-looking arm
+    assert not exercises.check_explore_then_commit(
+        lambda m: lambda key, s, f, t: jnp.where((s + f).min() < m, jnp.argmin(s + f), jnp.argmin(s - f)))
