@@ -13,6 +13,7 @@ from mesalib.experiments import verification as chapter
 
 KEY = jax.random.key(0)          # the chapter's SEED
 CONFIG = chapter.Config().test()
+CHAPTER = 5
 
 
 # --------------------------------------------------------------------------------------------- Demonstration 1
@@ -27,8 +28,11 @@ def ladder(network):
     return chapter.run_ladder(KEY, network, CONFIG)
 
 
-def test_the_network_fits_two_moons(network):
-    assert (network.predicted == network.y_test).mean() >= 0.95
+def test_the_network_fits_two_moons(network, claim):
+    accuracy = (network.predicted == network.y_test).mean()
+    assert accuracy >= 0.95
+    claim(chapter=CHAPTER, claim="test accuracy of the two-moons network", value=float(accuracy), unit="share",
+          interval=f"{len(network.y_test)} test points, one network", seeds=1, tolerance=0.01)
 
 
 def test_one_point_asked_four_ways_only_the_exact_method_decides(network):
@@ -45,9 +49,14 @@ def test_the_ladder_order_holds_point_by_point(ladder):
     assert checks["points the MILP left undecided"] == 0
 
 
-def test_crown_certifies_far_more_than_ibp_and_the_exact_method_more_than_crown(ladder):
+def test_crown_certifies_far_more_than_ibp_and_the_exact_method_more_than_crown(ladder, claim):
     s = ladder.summary.set_index(["eps", "method"])
     for eps in CONFIG.ladder.eps_grid:
+        for method in ("IBP", "CROWN", "exact (MILP)"):
+            row = s.loc[(eps, method)]
+            claim(chapter=CHAPTER, claim=f"eps = {eps}: share of test points certified by {method}",
+                  value=float(row["fraction"]), low=float(row["low"]), high=float(row["high"]), unit="share",
+                  interval=f"95% Wilson over {int(row['n'])} test points, one network", seeds=1, tolerance=0.01)
         # measured, not a theorem: the Wilson intervals over the test points do not overlap
         assert s.loc[(eps, "CROWN"), "low"] > s.loc[(eps, "IBP"), "high"], eps
     points = ladder.points
@@ -92,9 +101,14 @@ def test_the_whole_box_is_refuted_only_by_inputs_that_cannot_occur(policy):
 
 
 @pytest.mark.timeout(600)
-def test_under_observation_noise_the_verifier_decides_every_box(policy):
+def test_under_observation_noise_the_verifier_decides_every_box(policy, claim):
     noise = chapter.run_noise(KEY, policy, CONFIG)
     t = noise.table
+    for delta in (0.1, 0.25):
+        for status in ("verified", "falsified"):
+            claim(chapter=CHAPTER, claim=f"noise delta = {delta}: boxes {status} (of 188 observation-hazard pairs)",
+                  value=float(t[t["δ"] == delta][status].sum()), unit="boxes", interval="count, one policy",
+                  seeds=1, tolerance=0)
     assert (t["unknown"] == 0).all()
     small, large = t[t["δ"] == 0.1], t[t["δ"] == 0.25]
     assert small["verified"].sum() >= 0.95 * 188                                      # "185 of the 188"

@@ -15,9 +15,11 @@ import numpy as np
 import pytest
 import scipy.stats
 
+from mesalib import stats
 from mesalib.experiments import interpretability as ex
 
 SEED = 0
+CHAPTER = 4
 
 
 @pytest.fixture(scope="module")
@@ -38,8 +40,17 @@ def lsa(keys):
 
 
 @pytest.mark.timeout(600)
-def test_one_layer_reaches_the_one_step_gd_optimum_and_reads_as_gd(lsa):
+def test_one_layer_reaches_the_one_step_gd_optimum_and_reads_as_gd(lsa, claim):
     theory = ex.gd_theory(10, 10)
+    seeds = len(lsa.step)
+    for what, values, published, tol in (("test loss", lsa.test_loss, theory["loss"], 0.05),
+                                         ("step size read off the weights", lsa.step, theory["step"], 0.005)):
+        ci = stats.mean_ci(values, method="t")
+        claim(chapter=CHAPTER, claim=f"one linear self-attention layer (d = 10, N = 10): {what}",
+              value=float(ci.mean), low=float(ci.low), high=float(ci.high), unit="",
+              interval=f"95% t over {seeds} training seeds", seeds=seeds, published=float(published),
+              source="the best single gradient-descent step, in closed form (von Oswald et al. 2023; "
+                     "Ahn et al. 2023)", tolerance=tol)
     assert abs(theory["loss"] - 5.238) < 1e-3 and abs(theory["step"] - 0.476) < 1e-3
     assert np.all(np.abs(lsa.test_loss / theory["loss"] - 1) < 0.03), lsa.test_loss
     assert abs(lsa.gd_loss / theory["loss"] - 1) < 0.03     # the test set itself is typical
@@ -75,9 +86,16 @@ def gru(keys):
 
 
 @pytest.mark.timeout(600)
-def test_probe_decodes_the_posterior_better_than_the_controls(gru):
+def test_probe_decodes_the_posterior_better_than_the_controls(gru, claim):
     table = ex.probe_table(gru).set_index("features")
     trained, untrained, raw = (table.loc[k] for k in ("trained GRU", "untrained GRU", "raw input"))
+    for name, row in (("trained GRU", trained), ("untrained GRU", untrained), ("raw input", raw)):
+        n = int(row["n"])
+        claim(chapter=CHAPTER, claim=f"linear probe R² for the posterior means, from the {name}",
+              value=float(row["mean"]), low=float(row["low"]) if n > 1 else None,
+              high=float(row["high"]) if n > 1 else None, unit="R² (held out, mean over arms)",
+              interval=f"95% bootstrap over {n} networks" if n > 1 else "one network, no interval",
+              seeds=n, tolerance=0.02)
     assert trained["mean"] > 0.85, trained
     assert trained["mean"] > untrained["high"] + 0.1, (trained, untrained)
     assert trained["mean"] > raw["mean"] + 0.2, (trained, raw)
@@ -106,11 +124,17 @@ def agents(keys):
 
 
 @pytest.mark.timeout(900)
-def test_steering_retargets_goal_seekers_and_not_corner_seekers(agents):
+def test_steering_retargets_goal_seekers_and_not_corner_seekers(agents, claim):
     c = agents.config
     i0, i1 = c.coefs.index(0.0), c.coefs.index(1.0)
     rise = agents.visits_target[:, :, i1].mean(-1) - agents.visits_target[:, :, i0].mean(-1)   # (alpha, seed)
     zero, large = c.alphas.index(0.0), c.alphas.index(0.2)
+    for alpha, i in ((0.0, zero), (0.2, large)):
+        ci = stats.mean_ci(rise[i], method="t")
+        claim(chapter=CHAPTER, claim=f"alpha = {alpha}: rise in the share of episodes that visit the steered-to "
+              "cell when the goal direction is added", value=float(ci.mean), low=float(ci.low), high=float(ci.high),
+              unit="share", interval=f"95% t over {rise.shape[1]} training seeds", seeds=int(rise.shape[1]),
+              tolerance=0.02)
     low, _ = t_interval(rise[large])
     assert low > 0.3, rise[large]
     assert np.all(np.abs(rise[zero]) < 0.1), rise[zero]

@@ -115,3 +115,25 @@ def test_a_lookup_table_passes_the_same_measures(result, claim):
 def test_bad_settings_are_refused_before_any_work(change, match):
     with pytest.raises(ValueError, match=match):
         ex.run(jax.random.key(0), ex.Config()._replace(**change))
+
+
+@pytest.mark.timeout(600)
+def test_the_lsa_update_iterated_optimizes_but_the_layer_reapplied_does_not(result, claim):
+    """The update read off Chapter 4's trained layers, iterated, reaches a small target from most
+    starts and recovers after a push; the layer itself, applied again to its own output, is one step
+    of gradient descent and not a loop: its second application undoes the first's progress and the
+    third makes the error explode."""
+    name = ex.LSA_NAME
+    r = optpower.rates(result.measures[name])
+    seeds = ex.Config().lsa_seeds
+    assert r["target"].rate < 0.02 and r["basin"].low > 0.85 and r["recovery"].low > 0.85, r
+    assert optpower.concentration_bits(result.measures[name]) > 5
+    for measure in ("basin", "recovery"):
+        claim(chapter=CHAPTER, claim=f"the update read off a trained LSA layer, iterated: {measure}",
+              value=r[measure].rate, low=r[measure].low, high=r[measure].high, unit="share",
+              interval=f"95% t over {seeds} training seeds", seeds=seeds, tolerance=0.02)
+    err = result.reapplied.pivot(index="seed", columns="applications", values="error")
+    assert err.shape == (seeds, ex.Config().lsa_applications + 1)
+    assert np.all(err[1] < 0.5 * err[0])          # one application: one GD step's worth of progress
+    assert np.all(err[2] > err[1])                # a second application makes the error worse ...
+    assert np.all(err[3] > 10 * err[0])           # ... and a third far worse than the start

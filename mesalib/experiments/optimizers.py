@@ -21,8 +21,8 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
-from mesalib import gridworld, optpower, ppo, pretrained, rl2, validate
-from mesalib.experiments import robustness
+from mesalib import gridworld, nn, optpower, ppo, pretrained, rl2, validate
+from mesalib.experiments import interpretability, robustness
 
 
 class Config(NamedTuple):
@@ -46,6 +46,14 @@ class Config(NamedTuple):
     grid_alpha: float = 0.0
     grid_steps: int = 30
     grid_perturb_at: int = 6
+    # the linear self-attention layers of the interpretability chapter (trained here, d = N = 10)
+    lsa_seeds: int = 4
+    lsa_samples: int = 1000             # sampled regression tasks per trained layer
+    lsa_tolerance: float = 2.0          # target: in-context mean squared error <= tolerance (it starts near 20)
+    lsa_steps: int = 40
+    lsa_perturb_at: int = 10
+    lsa_push: float = 1.0               # the push adds N(0, lsa_push^2 I) to the current weight estimate
+    lsa_applications: int = 3           # the trained layer applied again to its own output, up to this many times
     # the capped bottle
     bottle_full: float = 0.9
     bottle_steps: int = 30
@@ -53,7 +61,7 @@ class Config(NamedTuple):
 
     def test(self) -> "Config":
         """The claim tests' size: fewer samples, the same systems, seeds and step counts."""
-        return self._replace(samples=500, grid_samples=200)
+        return self._replace(samples=500, grid_samples=200, lsa_samples=500)
 
     def validated(self) -> "Config":
         validate.integer("samples", self.samples, minimum=2)
@@ -75,6 +83,13 @@ class Config(NamedTuple):
         validate.real("grid_alpha", self.grid_alpha, low=0.0, high=1.0)
         validate.integer("grid_steps", self.grid_steps, minimum=1)
         validate.integer("grid_perturb_at", self.grid_perturb_at, minimum=0, maximum=self.grid_steps)
+        validate.integer("lsa_seeds", self.lsa_seeds, minimum=2)
+        validate.integer("lsa_samples", self.lsa_samples, minimum=2)
+        validate.real("lsa_tolerance", self.lsa_tolerance, low=0.0, low_open=True)
+        validate.integer("lsa_steps", self.lsa_steps, minimum=1)
+        validate.integer("lsa_perturb_at", self.lsa_perturb_at, minimum=0, maximum=self.lsa_steps)
+        validate.real("lsa_push", self.lsa_push, low=0.0)
+        validate.integer("lsa_applications", self.lsa_applications, minimum=1, maximum=4)
         validate.real("bottle_full", self.bottle_full, low=0.0, high=1.0, low_open=True)
         validate.integer("bottle_steps", self.bottle_steps, minimum=1)
         validate.integer("bottle_perturb_at", self.bottle_perturb_at, minimum=0, maximum=self.bottle_steps)
@@ -263,6 +278,104 @@ def train_grid_agents(key, config: Config):
 
 
 # ---------------------------------------------------------------------------------------------
+# The linear self-attention layer as a dynamical system
+# ---------------------------------------------------------------------------------------------
+
+class RegressionState(NamedTuple):
+    """An in-context regression task and the learner's current answer to it: tokens (N + 1, d + 1),
+    the N context tokens (x_j, r_j) holding the *residuals* r_j = y_j - w.x_j of the current weight
+    estimate w, then the query (x_q, -w.x_q) (the layout of :func:`mesalib.nn.lsa_regression_tokens`
+    after some layers of von Oswald et al.'s gradient-descent construction)."""
+    tokens: jax.Array
+
+
+def _regression_start(key, dim: int, context: int) -> RegressionState:
+    """A task (x ~ N(0, I), w* ~ N(0, I), y = x.w*) and a starting estimate w0 ~ N(0, I)."""
+    kx, kw, k0 = jax.random.split(key, 3)
+    x = jax.random.normal(kx, (context + 1, dim))
+    w_true, w0 = jax.random.normal(kw, (dim,)), jax.random.normal(k0, (dim,))
+    residuals = x[:context] @ (w_true - w0)
+    query = jnp.concatenate([x[-1], -(x[-1] @ w0)[None]])
+    return RegressionState(jnp.concatenate([jnp.concatenate([x[:context], residuals[:, None]], 1), query[None]]))
+
+
+def _in_context_error(s: RegressionState, context: int):
+    return jnp.mean(s.tokens[:context, -1] ** 2)
+
+
+def lsa_family(dim: int = 10, context: int = 10, tolerance: float = 2.0):
+    """``make_system(P) -> System``: in-context regression driven by the update a trained LSA layer
+    computes, iterated.
+
+    A member is a preconditioner P (d, d) read off a trained layer (:func:`mesalib.nn.lsa_as_gd`);
+    a step applies the layer's update to the current residuals, w <- w + P (1/N) sum_j r_j x_j
+    (what a stack of copies of von Oswald et al.'s gradient-descent construction computes). A
+    start is a fresh task with a random starting estimate; the target is an in-context mean squared
+    error of at most ``tolerance``.
+    """
+    dim = validate.integer("dim", dim, minimum=1)
+    context = validate.integer("context", context, minimum=1)
+    tolerance = validate.real("tolerance", tolerance, low=0.0, low_open=True)
+
+    def make_system(member):
+        def step(key, s):
+            x, r = s.tokens[:, :dim], s.tokens[:context, -1]
+            delta = member @ (x[:context].T @ r) / context          # the change of the estimate w
+            return RegressionState(s.tokens.at[:, -1].add(-x @ delta))
+
+        def in_target(s):
+            err = _in_context_error(s, context)
+            return jnp.isfinite(err) & (err <= tolerance)
+
+        return optpower.System(step, lambda key: _regression_start(key, dim, context), in_target)
+
+    return make_system
+
+
+def push_estimate(scale: float):
+    """A perturbation for :func:`lsa_family`: add N(0, scale^2 I) to the current weight estimate
+    (the residuals and the query's prediction change accordingly; the task stays the same)."""
+    scale = validate.real("scale", scale, low=0.0)
+
+    def perturb(key, s: RegressionState):
+        x = s.tokens[:, :-1]
+        delta = scale * jax.random.normal(key, (x.shape[1],))
+        return RegressionState(s.tokens.at[:, -1].add(-x @ delta))
+
+    return perturb
+
+
+def lsa_reapplied(key, layers, applications: int = 3, tasks: int = 2000, dim: int = 10,
+                  context: int = 10) -> pd.DataFrame:
+    """Each trained layer (leading seed axis) applied 0..``applications`` times to its own output
+    tokens on ``tasks`` fresh tasks (the starts of :func:`lsa_family`): the median in-context mean
+    squared error per seed and number of applications (long format: seed, applications, error)."""
+    applications = validate.integer("applications", applications, minimum=1, maximum=4)
+    tasks = validate.integer("tasks", tasks, minimum=1)
+    starts = jax.vmap(lambda k: _regression_start(k, dim, context))(jax.random.split(key, tasks))
+
+    def per_layer(layer):
+        def body(tokens, _):
+            err = jnp.median(jnp.mean(tokens[:, :context, -1] ** 2, axis=1))
+            return jax.vmap(lambda t: nn.lsa_apply(layer, t, context))(tokens), err
+
+        return jax.lax.scan(body, starts.tokens, None, length=applications + 1)[1]
+
+    errors = np.asarray(jax.jit(jax.vmap(per_layer))(layers))       # (seeds, applications + 1)
+    seeds = errors.shape[0]
+    return pd.DataFrame({"seed": np.repeat(np.arange(seeds), applications + 1),
+                         "applications": np.tile(np.arange(applications + 1), seeds),
+                         "error": errors.reshape(-1)})
+
+
+def train_lsa_layers(key, config: Config):
+    """The interpretability chapter's one-layer LSA (d = N = 10, its training settings), trained
+    from ``lsa_seeds`` seeds: the layer parameters with a leading seed axis."""
+    res = interpretability.run_lsa(key, interpretability.LSAConfig(seeds=config.lsa_seeds))
+    return res.layers[0]
+
+
+# ---------------------------------------------------------------------------------------------
 # The comparison
 # ---------------------------------------------------------------------------------------------
 
@@ -326,12 +439,21 @@ def measure_grid(key, config: Config, params) -> dict:
             "goal": jax.tree_util.tree_map(lambda x: x[seeds:], m)}
 
 
-# SLOT for the linear self-attention layer of the interpretability chapter: once mesalib has it,
-# add one line to MEASURERS, e.g.
-#     "LSA layer, iterated": measure_lsa,
-# where measure_lsa(key, config) builds an optpower.System whose step applies the trained layer
-# once more to in-context linear regression and whose target is a prediction error below a
-# tolerance (as gradient descent on the in-context least-squares loss would reach).
+@functools.lru_cache(maxsize=4)
+def _lsa_family(tolerance: float):
+    return lsa_family(10, 10, tolerance)      # built once, so repeated measurements reuse the compiled program
+
+
+_PUSHES: dict = {}
+
+
+def measure_lsa(key, config: Config, layers) -> optpower.Measures:
+    """The update read off each trained layer (leading seed axis), iterated: (seeds, lsa_samples)."""
+    push = _PUSHES.setdefault(config.lsa_push, push_estimate(config.lsa_push))
+    preconditioners = jax.vmap(lambda p: nn.lsa_as_gd(p)["preconditioner"])(layers)
+    return optpower.measure_family(key, _lsa_family(config.lsa_tolerance), preconditioners, config.lsa_steps,
+                                   config.lsa_samples, push, config.lsa_perturb_at)
+
 
 #: The systems :func:`run` measures: name -> function(key, config) -> (optpower.Measures, what the
 #: interval is over). The gridworld agents need training and are added by :func:`run` itself.
@@ -344,30 +466,39 @@ MEASURERS = {
     "bottle cap": measure_bottle,
 }
 GRID_NAMES = {"corner": "gridworld agent (target: corner)", "goal": "gridworld agent (target: goal)"}
+LSA_NAME = "LSA layer's update, iterated"
 
 
 class Result(NamedTuple):
     """measures: name -> optpower.Measures; units: name -> what the interval is over;
-    rates: the long table of :func:`rate_table`."""
+    rates: the long table of :func:`rate_table`; reapplied: the trained LSA layers applied again
+    to their own output (:func:`lsa_reapplied`; None where no layer was trained)."""
     measures: dict
     units: dict
     rates: pd.DataFrame
+    reapplied: pd.DataFrame | None = None
 
 
 def run(key, config: Config = Config()) -> Result:
-    """Measure every system of :data:`MEASURERS` and the gridworld agents (trained here, ~30 s)."""
+    """Measure every system of :data:`MEASURERS`, the gridworld agents and the LSA layers (both
+    trained here, ~30 s and ~20 s)."""
     validate.prng_key("key", key)
     config = config.validated()
-    k_systems, k_train, k_grid = jax.random.split(key, 3)
+    k_systems, k_train, k_grid, k_lsa_train, k_lsa = jax.random.split(key, 5)
     measures, units = {}, {}
     for k, (name, fn) in zip(jax.random.split(k_systems, len(MEASURERS)), MEASURERS.items()):
         measures[name], units[name] = fn(k, config)
     params = train_grid_agents(k_train, config)
     for target, m in measure_grid(k_grid, config, params).items():
         measures[GRID_NAMES[target]], units[GRID_NAMES[target]] = m, "training seeds"
-    order = list(MEASURERS)[:3] + [GRID_NAMES["corner"], GRID_NAMES["goal"]] + list(MEASURERS)[3:]
+    layers = train_lsa_layers(k_lsa_train, config)
+    k_lsa, k_reapply = jax.random.split(k_lsa)
+    measures[LSA_NAME], units[LSA_NAME] = measure_lsa(k_lsa, config, layers), "training seeds"
+    reapplied = lsa_reapplied(k_reapply, layers, config.lsa_applications)
+    order = [n for n in MEASURERS if n != "bottle cap"] + [GRID_NAMES["corner"], GRID_NAMES["goal"], LSA_NAME,
+                                                           "bottle cap"]
     measures = {n: measures[n] for n in order}
-    return Result(measures, {n: units[n] for n in order}, rate_table(measures, units))
+    return Result(measures, {n: units[n] for n in order}, rate_table(measures, units), reapplied)
 
 
 _LOOKUPS: dict = {}
