@@ -884,3 +884,63 @@ def test_no_nan_on_the_chapters_inputs(chapter_outputs):
     bad = non_finite(chapter_outputs)
     assert not bad, f"NaN or infinite values in {bad}"
     assert len(chapter_outputs) >= 15
+
+
+@pytest.fixture(scope="module")
+def later_chapter_outputs(monkeypatch_module):
+    """Public results of Chapters 3-8 at small sizes (MESALIB_SMOKE=1 caps every training loop at
+    a few updates), from SEED = 0: the cheapest run function (or a shrunk Config) of each chapter,
+    and the tables built on it. Chapters 4, 6 and 8 skip their long PPO/RL² training runs here;
+    their claim tests cover those."""
+    monkeypatch_module.setenv("MESALIB_SMOKE", "1")
+    key = jax.random.key(0)
+    out = {}
+    # Chapter 3: unidentifiability
+    u = unid.Config().smoke()
+    out["unid.run_rewards"] = unid.run_rewards(key, u)
+    out["unid.run_dimensions"] = unid.run_dimensions(key, u)
+    out["unid.tests_needed"] = float(unid.tests_needed(0.3, 0.95))
+    # Chapter 4: interpretability (a tiny LSA run)
+    lsa = interp.run_lsa(key, interp.LSAConfig(dim=3, context=4, seeds=2, num_updates=4, batch=32, pool=64,
+                                               test_tasks=256))
+    out["interp.run_lsa"] = lsa
+    out["interp.lsa_table"] = interp.lsa_table(lsa)
+    out["interp.curve_frame"] = interp.curve_frame(lsa, num_windows=2)
+    out["interp.weights_frame"] = interp.weights_frame(lsa)
+    # Chapter 5: verification (smoke fit, the four answers on one point)
+    vc = verif.Config()
+    network = verif.run_network(key, vc)
+    out["verif.run_network"] = network
+    out["verif.point_frame"] = verif.point_frame(network)
+    four = verif.run_four_ways(key, network, vc)
+    out["verif.run_four_ways"] = four
+    # Chapter 6: corrigibility (the off-switch game, fewer points and samples)
+    out["corr.run_offswitch"] = corr.run_offswitch(key, corr.OffSwitchConfig(sigmas=(0.1, 1.0, 3.0),
+                                                                             mc_sigmas=(0.5, 2.0), mc_samples=2000))
+    # Chapter 7: CAIS (a 10-dimensional NQM; the stored RL² network on a few tasks)
+    hz = cais.run_horizons(key, cais.HorizonConfig(
+        schedule=metaopt.ScheduleConfig(nqm=metaopt.NQMConfig(dim=10), num_steps=10, num_updates=4),
+        horizons=(1, 10), final_runs=2, constant_lrs=5))
+    out["cais.run_horizons"] = hz
+    table = cais.horizon_table(hz)
+    # the greedy and constant rows are closed forms: no sampled runs, so those three cells are empty
+    out["cais.horizon_table (learned rows)"] = table.iloc[:len(hz.horizons)]
+    out["cais.horizon_table (closed-form rows)"] = table.iloc[len(hz.horizons):].drop(
+        columns=["sampled final loss", "low", "high"])
+    out["cais.schedule_frame"] = cais.schedule_frame(hz, points=5)
+    learner = cais.run_learner(key, cais.LearnerConfig(tasks=20, deploy_pulls=120))
+    out["cais.learner_table"] = cais.learner_table(learner)
+    out["cais.learner_frame"] = cais.learner_frame(learner, points=5)
+    # Chapter 8: optimizers (the lookup table's systems, few samples)
+    oc = opt.Config(samples=50)
+    lookup = opt.run_lookup(key, oc)
+    out["opt.run_lookup"] = lookup
+    out["opt.bits_table"] = opt.bits_table(lookup)
+    out["opt.chart_frame"] = opt.chart_frame(lookup)
+    return out
+
+
+def test_no_nan_on_the_later_chapters_inputs(later_chapter_outputs):
+    bad = non_finite(later_chapter_outputs)
+    assert not bad, f"NaN or infinite values in {bad}"
+    assert len(later_chapter_outputs) >= 20
