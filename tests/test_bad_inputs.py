@@ -8,7 +8,9 @@ here. The exercise checkers are the exception to the rule: they never raise, so 
 asserts that a bad answer or a bad argument returns False with a printed explanation.
 
 ``test_no_nan_on_the_chapters_inputs`` runs the chapters' experiment functions at their
-``smoke()`` sizes and checks that every float they return is finite.
+``smoke()`` sizes and checks that every float they return is finite;
+``test_no_nan_on_the_later_chapters_inputs`` does the same for Chapters 3-8 (the cheapest run
+function of each, at small sizes).
 """
 import mesalib  # noqa: F401  (configures XLA first)
 
