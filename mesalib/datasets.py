@@ -23,7 +23,7 @@ def two_moons(key, n: int, noise: float = 0.1):
     """Two interleaving half circles: x: (n, 2) float32, y: (n,) int32 in {0, 1} (half each)."""
     validate.prng_key("key", key)
     n = validate.integer("n", n, minimum=2)
-    noise = validate.real("noise", noise, low=0.0)
+    noise = validate.real("noise", noise, low=0.0, dtype=np.float32)
     k_t, k_e = jax.random.split(key)
     n0 = n // 2
     t = jax.random.uniform(k_t, (n,), minval=0.0, maxval=jnp.pi)

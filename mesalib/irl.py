@@ -70,9 +70,10 @@ def num_parameters(num_states: int, num_actions: int, parameterization) -> int:
 def expected_reward(theta, transitions, parameterization="state_action") -> np.ndarray:
     """The reward R[s, a] = features[s, a] @ theta the agent feels in ``transitions``: (S, A)."""
     f = reward_features(transitions, parameterization)
-    theta = np.asarray(theta, dtype=np.float64)
+    theta = validate.array("theta", theta, allow_nan=True, allow_empty=True).astype(np.float64)
     if theta.shape != (f.shape[-1],):
         raise ValueError(f"theta must have shape ({f.shape[-1]},), got {theta.shape}")
+    validate.array("theta", theta)
     return f @ theta
 
 
@@ -134,6 +135,7 @@ def consistent_dimension(transitions, gamma: float, parameterization="state_acti
     behaviour: S for state-action rewards in one environment (potential shaping), 1 (constant
     shifts) for two generic ones.
     """
+    rtol = validate.real("rtol", rtol, low=0.0, low_open=True)
     m = identification_system(transitions, gamma, parameterization)
     p = _environments(transitions)
     d = m.shape[1] - p.shape[0] * p.shape[1]
@@ -419,9 +421,10 @@ def shaped(reward, transitions, potential, gamma: float) -> np.ndarray:
         raise ValueError(f"transitions must be one environment (S, A, S), got {p.shape}")
     s, a = p.shape[:2]
     r = mdp.check_reward(reward, s, a)
-    phi = np.asarray(potential, dtype=np.float64)
-    if phi.shape != (s,) or not np.all(np.isfinite(phi)):
-        raise ValueError(f"potential must be finite with shape ({s},), got {phi.shape}")
+    phi = validate.array("potential", potential, allow_nan=True, allow_empty=True).astype(np.float64)
+    if phi.shape != (s,):
+        raise ValueError(f"potential must have shape ({s},), got {phi.shape}")
+    validate.array("potential", phi)
     gamma = mdp.check_gamma(gamma)
     return r + gamma * p @ phi - phi[:, None]
 

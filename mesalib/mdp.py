@@ -42,7 +42,7 @@ def check_transitions(transitions, name: str = "transitions", atol: float = 1e-5
 
     Rows within ``atol`` of summing to 1 are renormalized exactly, so float32 input is accepted.
     """
-    p = np.asarray(transitions, dtype=np.float64)
+    p = validate.array(name, transitions, allow_nan=True, allow_empty=True).astype(np.float64)
     if p.ndim < 3 or p.shape[-1] != p.shape[-3] or p.shape[-1] < 1 or p.shape[-2] < 1:
         raise ValueError(f"{name} must have shape (..., S, A, S) with P[s, a, s'] = Pr(s' | s, a); "
                          f"got shape {p.shape}")
@@ -56,20 +56,18 @@ def check_transitions(transitions, name: str = "transitions", atol: float = 1e-5
     return p / p.sum(-1, keepdims=True)  # exact in float64 (float32 inputs are off by ~1e-7)
 
 
-def check_gamma(gamma) -> float:
+def check_gamma(gamma, name: str = "gamma") -> float:
     """The discount must lie in [0, 1) for the values to be finite."""
-    return validate.real("gamma", gamma, low=0.0, high=1.0, high_open=True)
+    return validate.real(name, gamma, low=0.0, high=1.0, high_open=True)
 
 
-def check_reward(reward, num_states: int, num_actions: int, name: str = "reward") -> np.ndarray:
+def check_reward(reward, num_states: int, num_actions: int, name: str = "reward", dtype=None) -> np.ndarray:
     """Return the reward as (..., S, A) float64; a (..., S) state-only reward is repeated over actions.
 
     A reward whose last axis is ambiguous (S == A) is read as (S, A) when it has two or more axes
     matching (S, A) at the end, else as state-only.
     """
-    r = np.asarray(reward, dtype=np.float64)
-    if not np.all(np.isfinite(r)):
-        raise ValueError(f"{name} must be finite")
+    r = validate.array(name, reward, allow_empty=True, dtype=dtype).astype(np.float64)
     if r.ndim >= 2 and r.shape[-2:] == (num_states, num_actions):
         return r
     if r.ndim >= 1 and r.shape[-1] == num_states:
@@ -104,7 +102,7 @@ def check_problem(transitions, reward, gamma):
     """
     p = check_transitions(transitions)
     s, a = p.shape[-3], p.shape[-2]
-    r = check_reward(reward, s, a)
+    r = check_reward(reward, s, a, dtype=np.float32)   # the solvers run in float32
     try:
         np.broadcast_shapes(p.shape[:-3], r.shape[:-2])
     except ValueError:
@@ -191,7 +189,7 @@ def soft_value_iteration(transitions, reward, gamma: float, temperature: float =
     the Boltzmann-rational behaviour the identification results assume (τ = ``temperature``).
     """
     p, r, gamma = _float32(*check_problem(transitions, reward, gamma))
-    temperature = validate.real("temperature", temperature, low=0.0, low_open=True)
+    temperature = validate.real("temperature", temperature, low=0.0, low_open=True, dtype=np.float32)
     tol = validate.real("tol", tol, low=0.0, low_open=True)
     max_iters = validate.integer("max_iters", max_iters, minimum=1)
     return soft_value_iteration_kernel(p, r, jnp.float32(gamma), jnp.float32(temperature), jnp.float32(tol), max_iters)
@@ -224,11 +222,17 @@ def policy_evaluation(transitions, reward, gamma: float, policy):
 
 def greedy_policy(q):
     """Deterministic policy (..., S) choosing the first action of largest Q (ties: lowest index)."""
+    if validate.concrete(q):
+        validate.array("q", q, min_ndim=1)
     return jnp.argmax(jnp.asarray(q), axis=-1)
 
 
 def optimal_action_mask(q, tol: float = 1e-4):
     """Boolean (..., S, A): the actions whose Q is within ``tol`` (relative to max(1, |Q|)) of the best."""
+    if validate.concrete(q):
+        validate.array("q", q, min_ndim=2)
+    if validate.concrete(tol):
+        validate.real("tol", tol, low=0.0)
     q = jnp.asarray(q)
     best = q.max(-1, keepdims=True)
     scale = jnp.maximum(1.0, jnp.abs(q).max(axis=(-1, -2), keepdims=True))
@@ -370,7 +374,7 @@ def deterministic_value_iteration64(successor_table, reward, gamma: float, tol: 
     s, a = nxt.shape[-2:]
     if nxt.min() < 0 or nxt.max() >= s:
         raise ValueError(f"successor_table entries must be states in [0, {s - 1}]")
-    r = check_reward(reward, s, a)
+    r = check_reward(reward, s, a, dtype=np.float32)   # the solvers run in float32
     try:
         shape = np.broadcast_shapes(nxt.shape, r.shape)
     except ValueError:
@@ -448,6 +452,18 @@ class Grid(NamedTuple):
     end: int
 
 
+def _cells(name: str, cells) -> list:
+    """A collection of (row, col) integer pairs, each checked (a string or a float is rejected)."""
+    if isinstance(cells, (str, bytes)) or not hasattr(cells, "__iter__"):
+        raise ValueError(f"{name} must be a collection of (row, col) cells, got {cells!r}")
+    out = []
+    for i, c in enumerate(cells):
+        if isinstance(c, (str, bytes)) or not hasattr(c, "__len__") or len(c) != 2:
+            raise ValueError(f"{name} must be a collection of (row, col) cells; {name}[{i}] is {c!r}")
+        out.append(tuple(validate.integer(f"{name}[{i}]", x) for x in c))
+    return out
+
+
 def gridworld(height: int, width: int, walls=(), terminals=(), slip: float = 0.0) -> Grid:
     """A ``height`` x ``width`` grid (row 0 at the top) with blocked ``walls`` cells and ``terminals``.
 
@@ -459,8 +475,8 @@ def gridworld(height: int, width: int, walls=(), terminals=(), slip: float = 0.0
     h = validate.integer("height", height, minimum=1)
     w = validate.integer("width", width, minimum=1)
     slip = validate.real("slip", slip, low=0.0, high=1.0)
-    walls = {tuple(int(x) for x in c) for c in walls}
-    terminals = [tuple(int(x) for x in c) for c in terminals]
+    walls = set(_cells("walls", walls))
+    terminals = _cells("terminals", terminals)
     for name, group in (("walls", walls), ("terminals", terminals)):
         for r, c in group:
             if not (0 <= r < h and 0 <= c < w):

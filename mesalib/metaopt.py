@@ -57,9 +57,13 @@ class NQM(NamedTuple):
 def nqm(config: NQMConfig = NQMConfig(), dtype=jnp.float32) -> NQM:
     """The arrays of the model described by ``config``."""
     dim = validate.integer("dim", config.dim, minimum=1)
-    noise = validate.real("noise", config.noise, low=0.0)
-    init = validate.real("init", config.init, low=0.0, low_open=True)
+    fp = np.dtype(dtype) if np.issubdtype(np.dtype(dtype), np.floating) else None
+    noise = validate.real("noise", config.noise, low=0.0, dtype=fp)
+    init = validate.real("init", config.init, low=0.0, low_open=True, dtype=fp)
     exponent = validate.real("exponent", config.exponent, low=0.0)
+    if fp is not None and dim > 1 and exponent * np.log(dim) > -np.log(float(np.finfo(fp).tiny)):
+        raise ValueError(f"exponent = {exponent:g} makes the smallest curvature dim**-exponent = {dim}**-{exponent:g} "
+                         f"underflow {fp.name} (smallest normal {np.finfo(fp).tiny:.3g})")
     h = np.arange(1, dim + 1, dtype=np.float64) ** -exponent
     return NQM(jnp.asarray(h, dtype), jnp.full((dim,), noise, dtype), jnp.full((dim,), init, dtype))
 
@@ -69,6 +73,11 @@ def nqm_loss(model: NQM, s) -> jax.Array:
 
     (The floor ``0.5 * sum_i h_i noise_i`` is what even ``theta = 0`` pays on a fresh draw.)
     """
+    if validate.concrete(s):
+        arr = validate.array("s", s, min_ndim=1, low=0.0)
+        if arr.shape[-1] != np.shape(model.h)[0]:
+            raise ValueError(f"s must have shape (..., {np.shape(model.h)[0]}) (one second moment per coordinate), "
+                             f"got {arr.shape}")
     return 0.5 * jnp.sum(model.h * s, axis=-1)
 
 
@@ -84,6 +93,8 @@ def nqm_step(model: NQM, s, lr) -> jax.Array:
 
 def nqm_unroll(model: NQM, lrs) -> jax.Array:
     """Expected loss after each of the steps of schedule ``lrs: (T,)``; returns ``(T,)``."""
+    if validate.concrete(lrs):
+        validate.array("lrs", lrs, ndim=1, low=0.0, dtype=np.float32)
     def step(s, lr):
         s = nqm_step(model, s, lr)
         return s, nqm_loss(model, s)
@@ -159,6 +170,9 @@ def horizon_objective(model: NQM, lrs, horizon) -> jax.Array:
     objective (loss after all ``T`` steps); ``horizon = 1`` is the greedy objective. ``horizon`` may
     be a traced integer, so horizons are a ``vmap`` axis.
     """
+    if validate.concrete(lrs, horizon):
+        validate.array("lrs", lrs, ndim=1, low=0.0, dtype=np.float32)
+        validate.integer("horizon", horizon, minimum=1, maximum=np.shape(lrs)[0])
     lrs = jnp.asarray(lrs)
     t = jnp.arange(lrs.shape[0])
     start = t % horizon == 0
@@ -203,6 +217,8 @@ def _max_lr(config: ScheduleConfig, model: NQM) -> float:
 
 def schedule_lrs(u, max_lr: float) -> jax.Array:
     """Step sizes ``max_lr * sigmoid(u)`` of schedule parameters ``u: (T,)``."""
+    if validate.concrete(max_lr):
+        validate.real("max_lr", max_lr, low=0.0, low_open=True, dtype=np.float32)
     return max_lr * jax.nn.sigmoid(u)
 
 
@@ -322,7 +338,7 @@ def regression_family(config: RegressionConfig = RegressionConfig()) -> TaskFami
 def rescale_inputs(tasks, scale: float):
     """Regression tasks ``(x, y)`` with the inputs multiplied by ``scale`` and the targets kept:
     the same data in other units. The Hessian scales by ``scale**2``, the solution by ``1/scale``."""
-    scale = validate.real("scale", scale, low=0.0, low_open=True)
+    scale = validate.real("scale", scale, low=0.0, low_open=True, dtype=np.float32)
     x, y = tasks
     return x * scale, y
 
@@ -475,11 +491,15 @@ def _deploy_seeds(keys, make_opt, meta_params, family, tasks, num_steps):
 
 def sgd(lr) -> optax.GradientTransformation:
     """Plain SGD with step size ``lr`` (may be traced)."""
+    if validate.concrete(lr):
+        validate.real("lr", lr, low=0.0, low_open=True, dtype=np.float32)
     return optax.sgd(lr)
 
 
 def adam(lr) -> optax.GradientTransformation:
     """Adam (Kingma & Ba 2015) with step size ``lr`` (may be traced) and optax's other defaults."""
+    if validate.concrete(lr):
+        validate.real("lr", lr, low=0.0, low_open=True, dtype=np.float32)
     return optax.adam(lr)
 
 

@@ -41,20 +41,20 @@ _GH_NODES, _GH_WEIGHTS = np.polynomial.hermite_e.hermegauss(96)  # probabilists'
 _GH_WEIGHTS = _GH_WEIGHTS / np.sqrt(2 * np.pi)
 
 
-def _check(mu, sigma, beta):
-    for name, v, low in (("mu", mu, None), ("sigma", sigma, 0.0), ("beta", beta, 0.0)):
-        arr = np.asarray(v, dtype=np.float64) if not isinstance(v, jax.core.Tracer) else None
-        if arr is None:
+def _check(mu, sigma, beta, names=("mu", "sigma", "beta")):
+    """Host checks (skipped for tracers): finite numbers that fit float32, sigma and beta >= 0."""
+    for name, v, low in zip(names, (mu, sigma, beta), (None, 0.0, 0.0)):
+        if not validate.concrete(v):
             continue
-        if not np.all(np.isfinite(arr)):
-            raise ValueError(f"{name} must be finite, got {v!r}")
-        if low is not None and np.any(arr < low):
-            raise ValueError(f"{name} must be >= {low}, got {v!r}")
+        arr = validate.array(name, v, allow_empty=True, dtype=np.float32)
+        if low is not None and arr.size and np.any(arr < low):
+            raise ValueError(f"{name} must be >= {low}, got {v!r}"[:200])
 
 
 def human_policy(u, beta=0.0):
     """Probability that H lets the action happen (does not press the switch), given its utility
     ``u``: ``sigmoid(u / beta)``; ``beta = 0`` is the rational H (1 if u >= 0 else 0)."""
+    _check(u, 0.0, beta, names=("u", "sigma", "beta"))
     u = jnp.asarray(u, jnp.float32)
     beta = jnp.asarray(beta, jnp.float32)
     safe = jnp.where(beta > 0, beta, 1.0)
@@ -112,9 +112,9 @@ def incentive_mc(key, mu: float, sigma: float, beta: float = 0.0, samples: int =
     of what happens (U if H lets the action happen, 0 if H presses the switch), and subtract
     max(mu, 0). Only the wait value is sampled, so the standard error is that of its mean."""
     validate.prng_key("key", key)
-    validate.real("mu", mu)
-    validate.real("sigma", sigma, low=0.0)
-    validate.real("beta", beta, low=0.0)
+    validate.real("mu", mu, dtype=np.float32)
+    validate.real("sigma", sigma, low=0.0, dtype=np.float32)
+    validate.real("beta", beta, low=0.0, dtype=np.float32)
     samples = validate.integer("samples", samples, minimum=2)
     mean, se = _mc(key, jnp.float32(mu), jnp.float32(sigma), jnp.float32(beta), samples)
     return Estimate(mean, se)

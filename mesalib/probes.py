@@ -139,8 +139,13 @@ def ridge_fit(features, targets, alpha: float = 1e-2) -> Probe:
     return _ridge(x, y, alpha)
 
 
+def _probe(probe, name: str = "probe") -> "Probe":
+    return validate.instance(name, probe, Probe, "a probes.Probe (from ridge_fit or fit_probe)")
+
+
 def subset(probe: Probe, columns) -> Probe:
     """The probe restricted to some of its targets (e.g. before editing along them)."""
+    _probe(probe)
     cols = np.atleast_1d(np.asarray(columns))
     if cols.size == 0 or cols.min() < 0 or cols.max() >= probe.weights.shape[1]:
         raise ValueError(f"columns must index the probe's {probe.weights.shape[1]} targets, got {columns!r}")
@@ -149,6 +154,7 @@ def subset(probe: Probe, columns) -> Probe:
 
 def predict(probe: Probe, features) -> np.ndarray:
     """The probe's read-out of ``features: (n, p)``: (n, k)."""
+    _probe(probe)
     x = _as_matrix("features", features)
     if x.shape[1] != probe.weights.shape[0]:
         raise ValueError(f"features has {x.shape[1]} columns but the probe was fitted on {probe.weights.shape[0]}")
@@ -234,6 +240,7 @@ def edit_direction(probe: Probe, index: int, hold_others: bool = True) -> np.nda
 
 def edit(probe: Probe, features, index: int, delta: float, hold_others: bool = True) -> np.ndarray:
     """Move ``features: (n, p)`` so that the probe's read-out ``index`` changes by ``delta``."""
+    _probe(probe)
     x = _as_matrix("features", features)
     delta = validate.real("delta", delta)
     if x.shape[1] != probe.weights.shape[0]:

@@ -90,6 +90,8 @@ def parse_art(art) -> dict:
 
     Returns {"walls": (H, W) bool, "start", "goal", "interruption", "button": (row, col)}.
     """
+    if isinstance(art, str) or not hasattr(art, "__iter__"):
+        raise ValueError(f"art must be a non-empty sequence of equally long strings, got {type(art).__name__}")
     rows = list(art)
     if not rows or any(not isinstance(r, str) for r in rows) or len({len(r) for r in rows}) != 1:
         raise ValueError("art must be a non-empty sequence of equally long strings")
@@ -126,9 +128,9 @@ def make_level(walls, start, goal, interruption, button, interrupt_prob: float =
         raise ValueError(f"interruption = {(int(r), int(c))} needs a wall above it (the interruption "
                          "holds the agent by replacing its action with 'up')")
     interrupt_prob = validate.real("interrupt_prob", interrupt_prob, low=0.0, high=1.0)
-    step_reward = validate.real("step_reward", step_reward)
-    goal_reward = validate.real("goal_reward", goal_reward)
-    button_reward = validate.real("button_reward", button_reward)
+    step_reward = validate.real("step_reward", step_reward, dtype=np.float32)
+    goal_reward = validate.real("goal_reward", goal_reward, dtype=np.float32)
+    button_reward = validate.real("button_reward", button_reward, dtype=np.float32)
     max_steps = validate.integer("max_steps", max_steps, minimum=1)
     return Level(jnp.asarray(walls), *(jnp.asarray(cells[n]) for n in names), jnp.float32(interrupt_prob),
                  jnp.float32(step_reward), jnp.float32(goal_reward), jnp.float32(button_reward),
@@ -355,6 +357,7 @@ def rollout(key, act, params: Level, max_steps: int, armed=None) -> Episode:
     ``armed``: None draws the interruption as in training; True/False forces it (False
     shows the agent's own route, uninterrupted). ``max_steps`` (static) pads the episode.
     """
+    max_steps = validate.integer("max_steps", max_steps, minimum=1)
     k_reset, k_run = jax.random.split(key)
     state = _reset(k_reset, params)
     if armed is not None:
@@ -406,7 +409,7 @@ def button_task(walls, interruption, home, alpha: float = 0.0, deploy: bool = Fa
     alpha = validate.real("alpha", alpha, low=0.0, high=1.0)
     if not isinstance(deploy, (bool, np.bool_)):
         raise ValueError(f"deploy must be True or False, got {deploy!r}")
-    button_reward = validate.real("button_reward", button_reward)
+    button_reward = validate.real("button_reward", button_reward, dtype=np.float32)
     return ButtonTask(jnp.asarray(walls), jnp.asarray(inter), jnp.asarray(home), jnp.float32(alpha),
                       jnp.bool_(deploy), jnp.float32(button_reward))
 
@@ -452,6 +455,9 @@ _sample_levels = jax.jit(_sample_levels_impl, static_argnums=(2, 3))
 def on_shortest_path(levels: Level, cell=None) -> jax.Array:
     """Whether the button (or a fixed ``cell``, (2,)) lies on some shortest start-goal path,
     per level: (L,) bool."""
+    if cell is not None and validate.concrete(cell, levels.walls):
+        gridworld.check_position("cell", cell, np.asarray(levels.walls).reshape((-1,) + np.shape(levels.walls)[-2:])[0],
+                                 free=False)
     cells = levels.button if cell is None else jnp.broadcast_to(jnp.asarray(cell, jnp.int32), levels.button.shape)
 
     def one(walls, start, goal, c):

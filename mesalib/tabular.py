@@ -28,6 +28,7 @@ from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from mesalib import train, validate
@@ -76,7 +77,7 @@ class TabularConfig(NamedTuple):
         validate.real("gamma", self.gamma, low=0.0, high=1.0)
         validate.real("epsilon", self.epsilon, low=0.0, high=1.0)
         validate.real("epsilon_end", self.epsilon_end, low=0.0, high=1.0)
-        validate.real("q_init", self.q_init)
+        validate.real("q_init", self.q_init, dtype=np.float32)
         return self
 
     def smoke(self) -> "TabularConfig":
@@ -98,6 +99,8 @@ class TabularState(NamedTuple):
 
 def epsilon_greedy(key, q_row: jax.Array, epsilon) -> jax.Array:
     """An action from ``q_row: (A,)``: uniform with probability epsilon, else greedy (ties at random)."""
+    if validate.concrete(epsilon):
+        validate.real("epsilon", epsilon, low=0.0, high=1.0)
     k_explore, k_uniform, k_tie = jax.random.split(key, 3)
     best = q_row == q_row.max()
     greedy = jax.random.categorical(k_tie, jnp.where(best, 0.0, -jnp.inf))
@@ -181,6 +184,8 @@ def make_train(config: TabularConfig, env: TabularEnv) -> train.Trainer:
 
 def greedy_action(q: jax.Array, index) -> jax.Array:
     """The greedy action of table ``q: (S, A)`` in state ``index`` (lowest action on ties)."""
+    if validate.concrete(q, index):
+        validate.integer("index", index, minimum=0, maximum=np.shape(q)[0] - 1)
     return jnp.argmax(q[index]).astype(jnp.int32)
 
 

@@ -155,12 +155,14 @@ def _shape_text(ndim, shape) -> str:
 
 def array(name: str, value, ndim: int | None = None, shape: tuple | None = None, min_ndim: int | None = None,
           low: float | None = None, high: float | None = None, integer: bool = False, allow_empty: bool = False,
-          allow_nan: bool = False) -> np.ndarray:
+          allow_nan: bool = False, dtype=None) -> np.ndarray:
     """``value`` as a NumPy array of finite real numbers, checked on the host (never inside jit).
 
     ``shape`` may hold ``None`` for a free axis; ``integer`` requires integer entries (an
     integer dtype, or floats that are whole numbers); ``low``/``high`` bound every entry.
-    Strings, objects, NaN and infinities are rejected with a message naming ``name``.
+    Strings, objects, NaN and infinities are rejected with a message naming ``name``. ``dtype``
+    (e.g. ``np.float32``): every entry must also fit that dtype, the precision the computation runs
+    in (a float64 1e39 is finite but overflows float32 to infinity).
     """
     if isinstance(value, jax.core.Tracer):
         raise ValueError(f"{name} must be a concrete array here (this function cannot run inside jit)")
@@ -190,6 +192,12 @@ def array(name: str, value, ndim: int | None = None, shape: tuple | None = None,
         if bad.any():
             raise ValueError(f"{name} must be finite; it holds {int(np.isnan(arr).sum())} NaN and "
                              f"{int(np.isinf(arr).sum())} infinite value(s)")
+    if dtype is not None and arr.size and np.issubdtype(arr.dtype, np.number):
+        info = np.finfo(dtype)
+        big = np.abs(arr[np.isfinite(arr)]).max(initial=0) if np.issubdtype(arr.dtype, np.floating) else np.abs(arr).max()
+        if big > float(info.max):
+            raise ValueError(f"{name} holds {float(big):g}, which overflows {np.dtype(dtype).name} (largest "
+                             f"{info.max:.3g}), the precision the computation runs in")
     if integer and arr.size:
         if np.issubdtype(arr.dtype, np.floating) and not np.all(arr[np.isfinite(arr)] == np.round(arr[np.isfinite(arr)])):
             raise ValueError(f"{name} must hold integers, got non-integer values")

@@ -379,7 +379,7 @@ def test_bad_inputs_name_the_parameter():
         V.verify_many(params, V.linf_ball(np.zeros((3, 2)), 0.1), prop, method="milp")
     with pytest.raises(ValueError, match="prop.c has batch"):
         V.property_bounds(params, V.linf_ball(np.zeros((3, 2)), 0.1), V.robustness_properties(np.zeros(4, int), 2))
-    with pytest.raises(ValueError, match=r"params\[0\] must have finite"):
+    with pytest.raises(ValueError, match=r"params\[0\]\[.w.\] must be finite"):
         V.verify([{"w": np.full((2, 2), np.nan), "b": np.zeros(2)}], box, prop, "crown")
     with pytest.raises(ValueError, match="prop must be"):
         V.verify(params, box, "argmax 0", "crown")

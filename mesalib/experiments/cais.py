@@ -48,6 +48,17 @@ class HorizonConfig(NamedTuple):
                                                              num_updates=400),
                              horizons=(1, 10, 100), final_runs=16)
 
+    def check(self) -> "HorizonConfig":
+        validate.instance("schedule", self.schedule, mo.ScheduleConfig, "a metaopt.ScheduleConfig")
+        mo.make_schedule_train(self.schedule)   # checks the schedule's fields (cached: no extra cost)
+        if isinstance(self.horizons, (str, bytes)) or not hasattr(self.horizons, "__len__") or not self.horizons:
+            raise ValueError(f"horizons must list at least one unroll horizon, got {self.horizons!r}")
+        for i, h in enumerate(self.horizons):
+            validate.integer(f"horizons[{i}]", h, minimum=1, maximum=self.schedule.num_steps)
+        validate.integer("final_runs", self.final_runs, minimum=2)
+        validate.integer("constant_lrs", self.constant_lrs, minimum=1)
+        return self
+
 
 class HorizonResult(NamedTuple):
     horizons: np.ndarray          # (H,)
@@ -66,6 +77,7 @@ def run_horizons(key, config: HorizonConfig = HorizonConfig()) -> HorizonResult:
     """Demonstration 1: one schedule per unroll horizon, trained by the top service in one
     compiled program (horizons are the seed axis), then deployed on sampled final services."""
     validate.prng_key("key", key)
+    validate.instance("config", config, HorizonConfig, "a cais.HorizonConfig").check()
     sc = config.schedule
     horizons = tuple(validate.integer(f"horizons[{i}]", h, minimum=1, maximum=sc.num_steps)
                      for i, h in enumerate(config.horizons))
@@ -144,6 +156,20 @@ class OptimizerConfig(NamedTuple):
         """Claim-test size: 4 seeds, 120 meta-updates, scales 1 and 3."""
         return self._replace(train=self.train._replace(num_updates=120), seeds=4, scales=(1.0, 3.0))
 
+    def check(self) -> "OptimizerConfig":
+        validate.instance("train", self.train, mo.OptimizerTrainConfig, "a metaopt.OptimizerTrainConfig")
+        mo.make_optimizer_train(self.train)     # checks the top service's fields
+        validate.integer("seeds", self.seeds, minimum=2)
+        for name in ("scales", "adam_lrs"):
+            values = getattr(self, name)
+            if isinstance(values, (str, bytes)) or not hasattr(values, "__len__") or not len(values):
+                raise ValueError(f"{name} must list at least one value, got {values!r}")
+            for i, v in enumerate(values):
+                validate.real(f"{name}[{i}]", v, low=0.0, low_open=True, dtype=np.float32)
+        validate.integer("eval_tasks", self.eval_tasks, minimum=1)
+        validate.integer("eval_steps", self.eval_steps, minimum=1)
+        return self
+
 
 class OptimizerResult(NamedTuple):
     scales: np.ndarray        # (S,)
@@ -161,6 +187,7 @@ class OptimizerResult(NamedTuple):
 def run_optimizer(key, config: OptimizerConfig = OptimizerConfig()) -> OptimizerResult:
     """Demonstration 2b: meta-train, tune Adam on the training family, deploy both on every scale."""
     validate.prng_key("key", key)
+    validate.instance("config", config, OptimizerConfig, "a cais.OptimizerConfig").check()
     seeds = validate.integer("seeds", config.seeds, minimum=2)
     scales = tuple(validate.real(f"scales[{i}]", s, low=0.0, low_open=True) for i, s in enumerate(config.scales))
     k_top, k_tune, k_eval = jax.random.split(key, 3)
@@ -232,6 +259,14 @@ class LearnerConfig(NamedTuple):
         """Claim-test size: 500 tasks of each prior."""
         return self._replace(tasks=500)
 
+    def check(self) -> "LearnerConfig":
+        validate.choice("weights", self.weights, set(pretrained.CONFIGS))
+        validate.integer("tasks", self.tasks, minimum=1)
+        validate.integer("deploy_pulls", self.deploy_pulls, minimum=1)
+        validate.real("beta_a", self.beta_a, low=0.0, low_open=True, dtype=np.float32)
+        validate.real("beta_b", self.beta_b, low=0.0, low_open=True, dtype=np.float32)
+        return self
+
 
 class LearnerResult(NamedTuple):
     train_pulls: int
@@ -242,6 +277,7 @@ class LearnerResult(NamedTuple):
 def run_learner(key, config: LearnerConfig = LearnerConfig()) -> LearnerResult:
     """Demonstration 2a: the RL² agent and Thompson sampling on the same tasks of both priors."""
     validate.prng_key("key", key)
+    validate.instance("config", config, LearnerConfig, "a cais.LearnerConfig").check()
     params, rl2_config, _, _ = pretrained.load(config.weights)
     n = rl2_config.num_pulls
     pulls = validate.integer("deploy_pulls", config.deploy_pulls, minimum=n)
@@ -276,6 +312,8 @@ def learner_table(result: LearnerResult) -> pd.DataFrame:
 
 def learner_frame(result: LearnerResult, prior: str | None = None, points: int = 40) -> pd.DataFrame:
     """Regret curves with intervals for one prior (default: the training prior)."""
+    validate.integer("points", points, minimum=1)
+    validate.instance("result", result, LearnerResult, "a cais.LearnerResult (from run_learner)")
     prior = next(iter(result.probs)) if prior is None else validate.choice("prior", prior, set(result.probs))
     rollouts = {a: result.rollouts[(prior, a)] for a in ("RL²", "Thompson")}
     return stats.curve_frame({a: bandits.regret(r, result.probs[prior]) for a, r in rollouts.items()}, points,

@@ -68,7 +68,9 @@ class InterruptConfig(NamedTuple):
     def check(self) -> "InterruptConfig":
         validate.integer("seeds", self.seeds, minimum=2)
         validate.integer("eval_episodes", self.eval_episodes, minimum=1)
-        validate.real("reward_scale", self.reward_scale, low=0.0, low_open=True)
+        validate.real("reward_scale", self.reward_scale, low=0.0, low_open=True, dtype=np.float32)
+        validate.instance("tabular", self.tabular, tabular.TabularConfig, "a tabular.TabularConfig")
+        validate.instance("ppo", self.ppo, ppo.PPOConfig, "a ppo.PPOConfig")
         self.tabular.check()
         self.ppo.check()
         return self
@@ -90,7 +92,7 @@ def run_interrupt(key, config: InterruptConfig = InterruptConfig(), progress: bo
     """Train every learner ``config.seeds`` times on the published level (interruptions armed
     with probability 0.5), then watch each one's own route with the interruption disarmed."""
     validate.prng_key("key", key)
-    config = config.check()
+    config = validate.instance("config", config, InterruptConfig, "a corrigibility.InterruptConfig").check()
     level = sg.published_level()
     env = sg.tabular_env(level)
     keys = dict(zip(TABULAR_LEARNERS + ("PPO", "eval"), jax.random.split(key, len(TABULAR_LEARNERS) + 2)))
@@ -149,6 +151,8 @@ def interrupt_table(result: InterruptResult, level: float = 0.95) -> pd.DataFram
     """One row per learner: how many seeds' learned behaviour presses the button (a seed presses
     when it does so in more than half of its evaluation episodes), the share with a Wilson
     interval over seeds, the mean evaluation press rate, P(goal), and the published outcome."""
+    validate.real("level", level, low=0.0, high=1.0, low_open=True, high_open=True)
+    validate.instance("result", result, InterruptResult, "a corrigibility.InterruptResult (from run_interrupt)")
     rows = []
     for name, p in result.pressed.items():
         k, n = int((p > 0.5).sum()), p.size
@@ -239,9 +243,16 @@ def human_label(beta: float) -> str:
 def run_offswitch(key, config: OffSwitchConfig = OffSwitchConfig()) -> OffSwitchResult:
     """Delta over the robot's uncertainty for each human, exact and Monte Carlo."""
     validate.prng_key("key", key)
-    validate.real("mu", config.mu)
+    validate.instance("config", config, OffSwitchConfig, "a corrigibility.OffSwitchConfig")
+    validate.real("mu", config.mu, dtype=np.float32)
     validate.integer("mc_samples", config.mc_samples, minimum=2)
-    sig = np.asarray(config.sigmas, np.float64)
+    sig = validate.array("sigmas", config.sigmas, ndim=1, low=0.0, dtype=np.float32).astype(np.float64)
+    for name in ("betas", "mc_sigmas"):
+        values = getattr(config, name)
+        if isinstance(values, (str, bytes)) or not hasattr(values, "__len__") or not len(values):
+            raise ValueError(f"{name} must list at least one value, got {values!r}")
+        for i, v in enumerate(values):
+            validate.real(f"{name}[{i}]", v, low=0.0, dtype=np.float32)
     rows = []
     for b in config.betas:
         d = np.asarray(offswitch.incentive(config.mu, sig, b), np.float64)
@@ -288,8 +299,11 @@ class InheritConfig(NamedTuple):
         validate.integer("eval_levels", self.eval_levels, minimum=1)
         validate.integer("max_steps", self.max_steps, minimum=1)
         for i, a in enumerate(self.alphas):
-            validate.real(f"alphas[{i}]", float(a), low=0.0, high=1.0)
-        validate.real("reward_scale", self.reward_scale, low=0.0, low_open=True)
+            validate.real(f"alphas[{i}]", a, low=0.0, high=1.0)
+        validate.real("reward_scale", self.reward_scale, low=0.0, low_open=True, dtype=np.float32)
+        validate.integer("size", self.size, minimum=4)
+        inherit_tasks(self)   # checks interruption, home and button_reward against the room
+        validate.instance("ppo", self.ppo, ppo.PPOConfig, "a ppo.PPOConfig")
         self.ppo.check()
         return self
 
@@ -371,6 +385,8 @@ def inherit_table(result: InheritResult, level: float = 0.95) -> pd.DataFrame:
     """P(press) and P(goal) per alpha, in training and at deployment (all levels and those whose
     button lies on a shortest path), each a seed's mean over levels with a bootstrap interval
     over seeds."""
+    validate.real("level", level, low=0.0, high=1.0, low_open=True, high_open=True)
+    validate.instance("result", result, InheritResult, "a corrigibility.InheritResult (from run_inherit)")
     rows = []
     for i, a in enumerate(result.alphas):
         for where, pressed, goal, on_path in (

@@ -80,15 +80,22 @@ class LSAConfig(NamedTuple):
         for name in ("dim", "context", "layers", "num_updates", "batch", "pool", "test_tasks"):
             validate.integer(name, getattr(self, name), minimum=1)
         validate.integer("seeds", self.seeds, minimum=2)
-        validate.real("lr", self.lr, low=0.0, low_open=True)
-        validate.real("lr_end", self.lr_end, low=0.0)
-        validate.real("init_scale", self.init_scale, low=0.0, low_open=True)
+        validate.real("lr", self.lr, low=0.0, low_open=True, dtype=np.float32)
+        validate.real("lr_end", self.lr_end, low=0.0, dtype=np.float32)
+        validate.real("init_scale", self.init_scale, low=0.0, low_open=True, dtype=np.float32)
         return self
 
 
 def sample_regression(key, count: int, dim: int, context: int, scale: float = 1.0, noise: float = 0.0):
     """``count`` in-context regression tasks: x (count, context + 1, d) with the query last,
     y (count, context + 1) = x.w + noise, w ~ N(0, I); x ~ N(0, scale^2 I)."""
+    validate.prng_key("key", key)
+    count = validate.integer("count", count, minimum=1)
+    dim = validate.integer("dim", dim, minimum=1)
+    context = validate.integer("context", context, minimum=0)
+    if validate.concrete(scale, noise):
+        validate.real("scale", scale, low=0.0, dtype=np.float32)
+        validate.real("noise", noise, low=0.0, dtype=np.float32)
     kx, kw, ke = jax.random.split(key, 3)
     x = scale * jax.random.normal(kx, (count, context + 1, dim))
     w = jax.random.normal(kw, (count, dim))
@@ -182,7 +189,7 @@ def gd_layers(config: LSAConfig, steps=None) -> list:
 def run_lsa(key, config: LSAConfig = LSAConfig(), progress: bool | str = False) -> LSAResult:
     """Train ``config.seeds`` LSA stacks, test them on fresh tasks and read them as GD."""
     validate.prng_key("key", key)
-    config = config.check()
+    config = validate.instance("config", config, LSAConfig, "an interpretability.LSAConfig").check()
     k_train, k_test = jax.random.split(key)
     start = time.perf_counter()
     out = train.train_seeds(make_lsa_train(config), jax.random.split(k_train, config.seeds), progress=progress)
@@ -347,6 +354,12 @@ def rl2_inputs(actions: jax.Array, rewards: jax.Array, num_arms: int, horizon: i
     """The RL² network's input before each pull of one history (Chapter 1's convention):
     (one-hot previous action, previous reward, t / horizon), zeros before the first pull.
     actions, rewards: (T,) -> (T, num_arms + 2)."""
+    num_arms = validate.integer("num_arms", num_arms, minimum=1)
+    if validate.concrete(actions, rewards, horizon):
+        validate.indices("actions", actions, num_arms, what=f"arm indices for {num_arms} arms", ndim=1)
+        validate.array("rewards", rewards, ndim=1, dtype=np.float32)
+        validate.same_length(("actions", "rewards"), (np.shape(actions)[0], np.shape(rewards)[0]), "shape")
+        validate.real("horizon", horizon, low=0.0, low_open=True)
     prev_a = jnp.concatenate([jnp.zeros((1, num_arms)), jax.nn.one_hot(actions[:-1], num_arms)])
     prev_r = jnp.concatenate([jnp.zeros(1), rewards[:-1].astype(jnp.float32)])
     t = jnp.arange(actions.shape[0], dtype=jnp.float32) / horizon
@@ -397,7 +410,7 @@ class ProbeResult(NamedTuple):
 def run_gru_probes(key, config: ProbeConfig = ProbeConfig()) -> ProbeResult:
     """Probe Chapter 1's network for the posterior and test by intervention whether it uses it."""
     validate.prng_key("key", key)
-    config = config.check()
+    config = validate.instance("config", config, ProbeConfig, "an interpretability.ProbeConfig").check()
     params, net_config, _, _ = pretrained.load(config.network)
     k, n = net_config.num_arms, net_config.num_pulls
     k_tasks, k_play, k_untrained, k_probe, k_random = jax.random.split(key, 5)
@@ -531,6 +544,11 @@ def hidden_features(params: dict, obs: jax.Array) -> jax.Array:
 def steered_policy(params: dict, vector: jax.Array, coef, greedy: bool = False):
     """``policy(key, obs) -> action`` of a PPO network whose first hidden layer gets
     ``coef * vector`` added (activation addition) before the rest of the network reads it."""
+    if validate.concrete(coef):
+        validate.real("coef", coef, dtype=np.float32)
+    if validate.concrete(vector):
+        validate.array("vector", vector, ndim=1, dtype=np.float32)
+    validate.boolean("greedy", greedy)
     def policy(key, obs):
         h, _ = probes.mlp_forward(params["torso"], obs.reshape(-1), at=0, edit=lambda x: x + coef * vector)
         logits = nn.dense_apply(params["actor"], h)

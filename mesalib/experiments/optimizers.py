@@ -65,6 +65,11 @@ class Config(NamedTuple):
 
     def validated(self) -> "Config":
         validate.integer("samples", self.samples, minimum=2)
+        validate.array("gd_eigenvalues", self.gd_eigenvalues, ndim=1, low=0.0, dtype=np.float32)
+        if np.min(self.gd_eigenvalues) <= 0:
+            raise ValueError(f"gd_eigenvalues must be positive, got {self.gd_eigenvalues}")
+        validate.real("gd_step_size", self.gd_step_size, low=0.0, low_open=True)
+        validate.real("gd_large_step_size", self.gd_large_step_size, low=0.0, low_open=True)
         if optpower.descent_rate(self.gd_eigenvalues, self.gd_step_size) >= 1:
             raise ValueError(f"gd_step_size must be below 2 / max(gd_eigenvalues), got {self.gd_step_size}")
         if optpower.descent_rate(self.gd_eigenvalues, self.gd_large_step_size) <= 1:
@@ -129,9 +134,10 @@ def bandit_system(params, horizon: int = 100) -> optpower.System:
     task with the network's initial state; the target is "the arm the network would most
     probably pull next is the best arm", a function of its state.
     """
+    horizon = float(validate.integer("horizon", horizon, minimum=1))
+    validate.dict_keys("params", params, ("gru", "pi"), "the parameters of one RL² network")
     k = params["pi"]["w"].shape[-1]
     hidden = params["gru"]["wh"].shape[0]
-    horizon = float(horizon)
 
     def step(key, s):
         ka, kr = jax.random.split(key)
@@ -153,7 +159,8 @@ def bandit_system(params, horizon: int = 100) -> optpower.System:
 def misleading_pulls(params, pulls: int, horizon: int = 100):
     """A perturbation for :func:`bandit_system`: ``pulls`` fabricated pulls enter the network's
     history in place of its own, alternating the best arm failing and the worst arm succeeding."""
-    horizon = float(horizon)
+    validate.integer("pulls", pulls, minimum=1)
+    horizon = float(validate.integer("horizon", horizon, minimum=1))
 
     def perturb(key, s):
         del key
@@ -483,8 +490,9 @@ def run(key, config: Config = Config()) -> Result:
     """Measure every system of :data:`MEASURERS`, the gridworld agents and the LSA layers (both
     trained here, ~30 s and ~20 s)."""
     validate.prng_key("key", key)
-    config = config.validated()
-    k_systems, k_train, k_grid, k_lsa_train, k_lsa = jax.random.split(key, 5)
+    config = validate.instance("config", config, Config, "an experiments.optimizers.Config").validated()
+    k_systems, k_train, k_grid = jax.random.split(key, 3)
+    k_lsa_train, k_lsa = jax.random.split(jax.random.fold_in(key, 1), 2)     # the attention layers' own keys
     measures, units = {}, {}
     for k, (name, fn) in zip(jax.random.split(k_systems, len(MEASURERS)), MEASURERS.items()):
         measures[name], units[name] = fn(k, config)
@@ -509,7 +517,7 @@ def run_lookup(key, config: Config = Config()) -> Result:
     """What the measures miss: :func:`corner_table` played on the gridworld agents' levels and
     perturbations, judged by the corner and by the goal (``config.samples`` starts each)."""
     validate.prng_key("key", key)
-    config = config.validated()
+    config = validate.instance("config", config, Config, "an experiments.optimizers.Config").validated()
     measures = {}
     for k, by_goal in zip(jax.random.split(key, 2), (False, True)):
         system = _LOOKUPS.setdefault(by_goal, lookup_system(7, by_goal))
@@ -521,6 +529,8 @@ def run_lookup(key, config: Config = Config()) -> Result:
 
 def rate_table(measures: dict, units: dict, level: float = 0.95) -> pd.DataFrame:
     """Long table: one row per (system, measure) with the share, its interval and what it is over."""
+    validate.real("level", level, low=0.0, high=1.0, low_open=True, high_open=True)
+    validate.instance("measures", measures, dict, "a dict of name -> optpower.Measures")
     rows = []
     for name, m in measures.items():
         for measure, r in optpower.rates(m, level).items():

@@ -89,6 +89,14 @@ class SelectionConfig(NamedTuple):
         return self
 
 
+def _sub(name: str, config):
+    """A nested config validated, its field named with the parent's prefix (``selection.gamma``)."""
+    try:
+        return config.validated()
+    except ValueError as e:
+        raise ValueError(f"{name}.{e}") from None
+
+
 class Config(NamedTuple):
     """The chapter's settings."""
     gamma: float = 0.9               # Demonstration 1 and the dimension table
@@ -139,11 +147,11 @@ class Config(NamedTuple):
         validate.integer("similar_changed_states", self.similar_changed_states, minimum=1,
                          maximum=self.identification.num_states)
         check_corner_size(self.corner_size)
-        mdp.check_gamma(self.corner_gamma)
+        mdp.check_gamma(self.corner_gamma, "corner_gamma")
         validate.real("confidence", self.confidence, low=0.0, high=1.0, low_open=True, high_open=True)
         validate.integer("tests_shown", self.tests_shown, minimum=1)
-        return self._replace(moved_goal=goal, identification=self.identification.validated(),
-                             selection=self.selection.validated())
+        return self._replace(moved_goal=goal, identification=_sub("identification", self.identification),
+                             selection=_sub("selection", self.selection))
 
 
 class Keys(NamedTuple):
@@ -468,6 +476,7 @@ class IdentificationResult(NamedTuple):
 def identification_experiment(key, config: IdentificationConfig = IdentificationConfig()) -> IdentificationResult:
     """Recover rewards from soft-optimal behaviour in K = 1..max_envs environments, for many random MDPs."""
     key = validate.prng_key("key", key)
+    validate.instance("config", config, IdentificationConfig, "an IdentificationConfig")
     c = config.validated()
     n, kmax, s, a, held = c.num_mdps, c.max_envs, c.num_states, c.num_actions, c.held_out
     k_base, k_obs, k_held, k_reward = jax.random.split(key, 4)

@@ -48,8 +48,8 @@ class LadderConfig(NamedTuple):
     def validated(self) -> "LadderConfig":
         validate.integer("n_train", self.n_train, minimum=2)
         validate.integer("n_test", self.n_test, minimum=2)
-        validate.real("noise", self.noise, low=0.0)
-        eps = tuple(validate.real(f"eps_grid[{i}]", e, low=0.0) for i, e in enumerate(self.eps_grid))
+        validate.real("noise", self.noise, low=0.0, dtype=np.float32)
+        eps = tuple(validate.real(f"eps_grid[{i}]", e, low=0.0, dtype=np.float32) for i, e in enumerate(self.eps_grid))
         if not eps:
             raise ValueError("eps_grid must list at least one radius")
         validate.integer("pgd_steps", self.pgd_steps, minimum=1)
@@ -171,6 +171,7 @@ def run_four_ways(key, network: Network, config: Config = Config()) -> pd.DataFr
     """One test point (``example_point`` at radius ``example_eps``) asked by IBP, CROWN, PGD and
     the MILP: one row per method with its status and margin."""
     config, k = _prepare(config), keys(key)
+    validate.instance("network", network, Network, "a verification.Network (from run_network)")
     c = config.ladder
     i = c.example_point
     box = verify.linf_ball(network.x_test[i], c.example_eps)
@@ -232,8 +233,8 @@ def ladder(key, params, x, labels, eps_grid, pgd_steps: int = 40, pgd_restarts: 
     """
     validate.prng_key("key", key)
     p = verify.check_params(params)
-    x = np.asarray(x, np.float64)
-    labels = np.asarray(labels)
+    x = validate.array("x", x, dtype=np.float32).astype(np.float64)
+    labels = validate.indices("labels", labels, p[-1]["w"].shape[1], what=f"classes of {p[-1]['w'].shape[1]} outputs")
     if x.ndim != 2 or x.shape[1] != p[0]["w"].shape[0]:
         raise ValueError(f"x must have shape (n, {p[0]['w'].shape[0]}), got {x.shape}")
     if labels.shape != x.shape[:1]:
@@ -292,6 +293,8 @@ def ladder(key, params, x, labels, eps_grid, pgd_steps: int = 40, pgd_restarts: 
 def ladder_summary(points: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
     """Fraction of points certified by IBP, CROWN, the exact method and not falsified by PGD, per eps,
     with Wilson intervals over the test points (long format: eps, method, fraction, low, high, n)."""
+    validate.real("level", level, low=0.0, high=1.0, low_open=True, high_open=True)
+    validate.instance("points", points, pd.DataFrame, "the points frame of ladder()")
     out = []
     for e, g in points.groupby("eps"):
         n = len(g)
@@ -327,7 +330,11 @@ def status_grid(key, params, eps, lower=(-2.0, -2.0), upper=(2.0, 2.0), resoluti
     if p[0]["w"].shape[0] != 2:
         raise ValueError(f"params must be a network with 2 inputs, got {p[0]['w'].shape[0]}")
     resolution = validate.integer("resolution", resolution, minimum=2, maximum=70)
-    eps = validate.real("eps", eps, low=0.0)
+    eps = validate.real("eps", eps, low=0.0, dtype=np.float32)
+    lower = validate.array("lower", lower, shape=(2,), dtype=np.float32)
+    upper = validate.array("upper", upper, shape=(2,), dtype=np.float32)
+    if np.any(lower >= upper):
+        raise ValueError(f"lower must be < upper in both coordinates, got {tuple(lower)} and {tuple(upper)}")
     g0 = np.linspace(lower[0], upper[0], resolution)
     g1 = np.linspace(lower[1], upper[1], resolution)
     pts = np.stack(np.meshgrid(g0, g1, indexing="ij"), -1).reshape(-1, 2)
@@ -368,6 +375,8 @@ def run_policy(key, config: Config = Config(), progress: bool | str = False) -> 
 
 def adjacent(obs, action: int) -> np.ndarray:
     """(n,) bool: the observations whose hazard is one step away in the direction of ``action``."""
+    action = validate.integer("action", action, minimum=0, maximum=len(datasets.MOVES) - 1)
+    obs = validate.array("obs", obs, ndim=2, allow_empty=True)
     return np.all(np.asarray(obs)[:, :2] == datasets.MOVES[action], axis=1)
 
 

@@ -165,6 +165,7 @@ def exact_check(params, box: Box, prop: Property, solver: str = "milp", time_lim
     """
     validate.choice("solver", solver, {"milp", "z3"})
     time_limit = validate.real("time_limit", time_limit, low=0.0, low_open=True)
+    skip_certified = validate.boolean("skip_certified", skip_certified)
     p, box, prop = check_problem(params, box, prop, batched=False)
     t0 = time.perf_counter()
     all_bounds = batch_bounds(p, box.lower[None], box.upper[None], prop.c[None], prop.d[None], "crown")

@@ -54,20 +54,23 @@ class Result(NamedTuple):
 # ----------------------------------------------------------------------------- input checks
 
 def check_params(params, name: str = "params") -> list:
-    """The network as float64 NumPy layers, after checking its structure (raises ValueError)."""
+    """The network as float64 NumPy layers, after checking its structure (raises ValueError).
+
+    Weights must be finite and fit float32 (the bounds run in float32)."""
     if not isinstance(params, (list, tuple)) or not params:
         raise ValueError(f"{name} must be a non-empty list of {{'w': (in, out), 'b': (out,)}} dicts (mesalib.nn.mlp_init)")
     out = []
     for i, layer in enumerate(params):
         if not isinstance(layer, dict) or "w" not in layer or "b" not in layer:
             raise ValueError(f"{name}[{i}] must be a dict with keys 'w' and 'b'")
-        w, b = np.asarray(layer["w"], np.float64), np.asarray(layer["b"], np.float64)
+        w = validate.array(f"{name}[{i}]['w']", layer["w"], allow_nan=True, allow_empty=True).astype(np.float64)
+        b = validate.array(f"{name}[{i}]['b']", layer["b"], allow_nan=True, allow_empty=True).astype(np.float64)
         if w.ndim != 2 or b.shape != (w.shape[1],):
             raise ValueError(f"{name}[{i}] has w {w.shape} and b {b.shape}; need w (in, out) and b (out,)")
         if out and out[-1]["w"].shape[1] != w.shape[0]:
             raise ValueError(f"{name}[{i}]['w'] takes {w.shape[0]} inputs but the layer before gives {out[-1]['w'].shape[1]}")
-        if not (np.all(np.isfinite(w)) and np.all(np.isfinite(b))):
-            raise ValueError(f"{name}[{i}] must have finite weights")
+        validate.array(f"{name}[{i}]['w']", w, dtype=np.float32)
+        validate.array(f"{name}[{i}]['b']", b, dtype=np.float32)
         out.append({"w": w, "b": b})
     return out
 
@@ -76,13 +79,14 @@ def check_box(box, in_dim: int, batched: bool = False, name: str = "box") -> Box
     """``box`` as a float64 Box of shape (in_dim,) (or (batch, in_dim)), finite, lower <= upper."""
     if not isinstance(box, Box):
         raise ValueError(f"{name} must be a mesalib.verify.Box, got {type(box).__name__}")
-    lo, hi = np.asarray(box.lower, np.float64), np.asarray(box.upper, np.float64)
+    lo = validate.array(f"{name}.lower", box.lower, allow_nan=True, allow_empty=True).astype(np.float64)
+    hi = validate.array(f"{name}.upper", box.upper, allow_nan=True, allow_empty=True).astype(np.float64)
     want = 2 if batched else 1
     if lo.shape != hi.shape or lo.ndim != want or lo.shape[-1] != in_dim:
         raise ValueError(f"{name}.lower and {name}.upper must both have shape {'(batch, ' if batched else '('}{in_dim}), "
                          f"got {lo.shape} and {hi.shape}")
-    if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi))):
-        raise ValueError(f"{name} bounds must be finite")
+    validate.array(f"{name}.lower", lo, dtype=np.float32)
+    validate.array(f"{name}.upper", hi, dtype=np.float32)
     if np.any(lo > hi):
         raise ValueError(f"{name}.lower must be <= {name}.upper in every coordinate")
     return Box(lo, hi)
@@ -92,14 +96,18 @@ def check_property(prop, out_dim: int, batched: bool = False, name: str = "prop"
     """``prop`` as a float64 Property on ``out_dim`` outputs (batched: a leading axis on c and d)."""
     if not isinstance(prop, Property):
         raise ValueError(f"{name} must be a mesalib.verify.Property, got {type(prop).__name__}")
-    c, d = np.asarray(prop.c, np.float64), np.asarray(prop.d, np.float64)
+    c = validate.array(f"{name}.c", prop.c, allow_nan=True, allow_empty=True).astype(np.float64)
+    d = validate.array(f"{name}.d", prop.d, allow_nan=True, allow_empty=True).astype(np.float64)
     lead = c.shape[:1] if batched else ()
     if c.ndim != 2 + batched or c.shape[-1] != out_dim or d.shape != lead + c.shape[-2:-1]:
         raise ValueError(f"{name}.c must have shape {'(batch, ' if batched else '('}m, {out_dim}) and {name}.d "
                          f"shape {'(batch, ' if batched else '('}m,), got {c.shape} and {d.shape}")
-    if not (np.all(np.isfinite(c)) and np.all(np.isfinite(d))):
-        raise ValueError(f"{name}.c and {name}.d must be finite")
-    g = tuple(int(v) for v in prop.groups)
+    validate.array(f"{name}.c", c, dtype=np.float32)
+    validate.array(f"{name}.d", d, dtype=np.float32)
+    try:
+        g = tuple(validate.integer(f"{name}.groups", v, minimum=0) for v in prop.groups)
+    except (TypeError, ValueError):
+        g = ()
     if len(g) != c.shape[-2] or not g or sorted(set(g)) != list(range(max(g) + 1)):
         raise ValueError(f"{name}.groups must give each of the {c.shape[-2]} rows a group number, using 0..G-1, "
                          f"got {prop.groups}")
@@ -126,17 +134,17 @@ def check_problem(params, box, prop, batched: bool | None = None):
 
 def linf_ball(x, eps, lower: float | None = None, upper: float | None = None) -> Box:
     """The L-infinity ball of radius ``eps`` around x: (d,) or (batch, d), optionally clipped."""
-    eps = validate.real("eps", eps, low=0.0)
-    x = np.asarray(x, np.float64)
+    eps = validate.real("eps", eps, low=0.0, dtype=np.float32)
+    x = validate.array("x", x, allow_empty=True, dtype=np.float32).astype(np.float64)
     if x.ndim not in (1, 2) or x.shape[-1] == 0:
         raise ValueError(f"x must have shape (d,) or (batch, d), got {x.shape}")
-    if not np.all(np.isfinite(x)):
-        raise ValueError("x must be finite")
     lo, hi = x - eps, x + eps
     if lower is not None:
-        lo = np.maximum(lo, validate.real("lower", lower))
+        lo = np.maximum(lo, validate.real("lower", lower, dtype=np.float32))
     if upper is not None:
-        hi = np.minimum(hi, validate.real("upper", upper))
+        hi = np.minimum(hi, validate.real("upper", upper, dtype=np.float32))
+    if lower is not None and upper is not None and lower > upper:
+        raise ValueError(f"lower must be <= upper, got {lower} and {upper}")
     if np.any(lo > hi):
         raise ValueError("clipping to [lower, upper] left an empty box")
     return Box(lo, hi)
@@ -144,13 +152,15 @@ def linf_ball(x, eps, lower: float | None = None, upper: float | None = None) ->
 
 # ----------------------------------------------------------------------------- properties
 
-def argmax_in(allowed, num_outputs: int) -> Property:
+def argmax_in(allowed, num_outputs: int, name: str = "allowed") -> Property:
     """"The argmax of the output lies in ``allowed``" (strictly: every other output is beaten).
 
     For each j outside ``allowed`` one group: some s in ``allowed`` has f_s - f_j > 0.
     """
     num_outputs = validate.integer("num_outputs", num_outputs, minimum=2)
-    allowed = sorted({validate.integer("allowed", int(a) if isinstance(a, np.integer) else a,
+    if isinstance(allowed, (str, bytes)) or not hasattr(allowed, "__iter__"):
+        raise ValueError(f"{name} must be a collection of output indices in 0..{num_outputs - 1}, got {allowed!r}")
+    allowed = sorted({validate.integer(name, int(a) if isinstance(a, np.integer) else a,
                                        minimum=0, maximum=num_outputs - 1) for a in allowed})
     others = [j for j in range(num_outputs) if j not in allowed]
     if not allowed or not others:
@@ -167,7 +177,7 @@ def argmax_in(allowed, num_outputs: int) -> Property:
 
 def argmax_is(label: int, num_outputs: int) -> Property:
     """Robust classification: output ``label`` beats every other output."""
-    return argmax_in([label], num_outputs)
+    return argmax_in([label], num_outputs, name="label")
 
 
 def argmax_not(action: int, num_outputs: int) -> Property:
@@ -180,9 +190,8 @@ def argmax_not(action: int, num_outputs: int) -> Property:
 def robustness_properties(labels, num_outputs: int) -> Property:
     """Batched :func:`argmax_is` for labels: (batch,) -> c: (batch, k-1, k), d: (batch, k-1)."""
     num_outputs = validate.integer("num_outputs", num_outputs, minimum=2)
-    labels = np.asarray(labels)
-    if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer) or labels.min() < 0 or labels.max() >= num_outputs:
-        raise ValueError(f"labels must be a 1-D integer array with values in 0..{num_outputs - 1}")
+    labels = validate.array("labels", labels, ndim=1, integer=True)
+    labels = validate.indices("labels", labels, num_outputs, what=f"classes of {num_outputs} outputs")
     eye = np.eye(num_outputs)
     others = np.array([[j for j in range(num_outputs) if j != y] for y in labels])
     c = eye[labels][:, None, :] - eye[others]
@@ -226,7 +235,7 @@ def forward(p: list, x) -> np.ndarray:
 def property_margin(params, x, prop: Property) -> np.ndarray:
     """The property's margin at concrete inputs x: (d,) or (n, d), evaluated in float64 NumPy."""
     p = check_params(params)
-    x = np.asarray(x, np.float64)
+    x = validate.array("x", x, min_ndim=1).astype(np.float64)
     if x.shape[-1] != p[0]["w"].shape[0]:
         raise ValueError(f"x must have last dimension {p[0]['w'].shape[0]}, got shape {x.shape}")
     prop = check_property(prop, p[-1]["w"].shape[1], batched=np.ndim(prop.c) == 3 if isinstance(prop, Property) else False)
