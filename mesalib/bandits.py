@@ -416,6 +416,44 @@ def run(key, policy: str | Callable, probs, num_pulls: int, **hyper) -> Rollout:
     return out
 
 
+@functools.partial(jax.jit, static_argnums=(0, 3))
+def _run_many(selects, keys, probs, num_pulls, tables):
+    # one program for several rules: XLA compiles it in about half the time of separate programs
+    return tuple(_run.__wrapped__(select, key, probs, num_pulls, table)
+                 for select, key, table in zip(selects, keys, tables))
+
+
+def run_many(keys, policies, probs, num_pulls: int) -> dict:
+    """:func:`run` for several named baselines at once, ``{name: Rollout}``, compiled as one program.
+
+    ``keys: (len(policies),)`` (one key per policy) and ``policies`` (names in ``BASELINES`` or
+    "Gittins", default settings). ``run_many(keys, names, ...)[name]`` equals
+    ``run(keys[i], name, ...)``: the same rule with the same key; only the compilation is shared.
+    """
+    if isinstance(policies, (str, bytes)) or not hasattr(policies, "__iter__"):
+        raise ValueError(f"policies must be a sequence of baseline names, got {policies!r}")
+    policies = tuple(policies)
+    if not policies:
+        raise ValueError("policies must hold at least one baseline name")
+    if len(set(policies)) != len(policies):
+        raise ValueError(f"policies must not repeat a name, got {policies}")
+    for i, name in enumerate(policies):
+        if not isinstance(name, str):
+            raise ValueError(f"policies[{i}] must be a baseline name (run_many takes names only; use run for a "
+                             f"custom rule), got {type(name).__name__}")
+        validate.choice(f"policies[{i}]", name, set(BASELINES) | {"Gittins"})
+    keys = validate.key_batch("keys", keys)
+    if len(keys) != len(policies):
+        raise ValueError(f"keys must hold one key per policy ({len(policies)}), got {len(keys)}")
+    validate.probabilities("probs", probs, ndim=2)
+    num_pulls = validate.integer("num_pulls", num_pulls, minimum=1)
+    resolved = [_resolve(name, num_pulls, {}, np.shape(probs)[1]) for name in policies]
+    selects = tuple(select for select, _ in resolved)
+    tables = tuple(table for _, table in resolved)
+    outs = _run_many(selects, tuple(keys), jnp.asarray(probs, jnp.float32), num_pulls, tables)
+    return dict(zip(policies, outs))
+
+
 def _check_picks(name, actions, k):
     bad = (actions < 0) | (actions >= k)
     if bad.any():

@@ -268,3 +268,33 @@ def test_gittins_runs_compile_once(probs):
 def test_gittins_refuses_hour_long_tables():
     with pytest.raises(ValueError, match="max_count"):
         bandits.gittins_table(0.999, 20000)
+
+
+def test_run_many_equals_run_one_by_one_and_compiles_once():
+    probs = bandits.sample_tasks(jax.random.key(3), 64, 4)
+    names = ("Random", "Greedy", "Thompson", "UCB1", "Gittins")
+    keys = jax.random.split(jax.random.key(4), len(names))
+    many = bandits.run_many(keys, names, probs, 20)
+    assert list(many) == list(names)
+    for key, name in zip(keys, names):
+        one = bandits.run(key, name, probs, 20)
+        np.testing.assert_array_equal(np.asarray(many[name].actions), np.asarray(one.actions))
+        np.testing.assert_array_equal(np.asarray(many[name].rewards), np.asarray(one.rewards))
+    before = bandits._run_many._cache_size()
+    bandits.run_many(jax.random.split(jax.random.key(5), len(names)), names, probs, 20)
+    assert bandits._run_many._cache_size() == before
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(policies="Greedy"), "policies must be a sequence"),
+    (dict(policies=()), "at least one"),
+    (dict(policies=("Greedy", "Greedy")), "repeat"),
+    (dict(policies=("Greedy", bandits.greedy)), r"policies\[1\]"),
+    (dict(policies=("Greedy", "Oracle")), r"policies\[1\]"),
+    (dict(keys_count=3), "one key per policy"),
+])
+def test_run_many_bad_inputs(kw, match):
+    policies = kw.get("policies", ("Greedy", "Thompson"))
+    n = kw.get("keys_count", 2)
+    with pytest.raises(ValueError, match=match):
+        bandits.run_many(jax.random.split(jax.random.key(0), n), policies, np.full((4, 3), 0.5), 10)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
@@ -131,9 +132,9 @@ def regret_curves(key, headline: Headline, setting=(100, 5)) -> pd.DataFrame:
         setting = None
     validate.choice("setting", setting, set(headline.rollouts))
     probs, rl2_out = headline.rollouts[tuple(setting)]
-    rollouts = {"RL² (frozen)": rl2_out}
-    for i, name in enumerate(["Thompson", "UCB1", "Gittins", "Greedy", "Random"]):
-        rollouts[name] = bandits.run(jax.random.fold_in(k.base, i), name, probs, setting[0])
+    names = ("Thompson", "UCB1", "Gittins", "Greedy", "Random")
+    keys_ = jax.vmap(lambda i: jax.random.fold_in(k.base, i))(jnp.arange(len(names)))
+    rollouts = {"RL² (frozen)": rl2_out, **bandits.run_many(keys_, names, probs, setting[0])}
     return regret_frame(rollouts, probs)
 
 
@@ -163,8 +164,9 @@ def run_dependent(key, config: Config = Config()) -> Dependent:
     dep = {DEP_NET: rl2.evaluate(params_dep, kr, probs, 100),
            IND_NET: rl2.evaluate(params_ind, jax.random.fold_in(kr, 1), probs, 100),
            POOLED: bandits.run(kb, bandits.dependent_greedy, probs, 100)}
-    dep.update({name: bandits.run(jax.random.fold_in(kb, i), name, probs, 100)
-                for i, name in enumerate(["Thompson", "Gittins", "UCB1"])})
+    names = ("Thompson", "Gittins", "UCB1")
+    dep.update(bandits.run_many(jax.vmap(lambda i: jax.random.fold_in(kb, i))(jnp.arange(len(names))), names,
+                                probs, 100))
     final = {name: np.asarray(bandits.regret(out, probs)[:, -1]) for name, out in dep.items()}
     regret = summarize(final)
     diffs = {other: stats.mean_ci(final[DEP_NET] - final[other], method="normal")
@@ -271,8 +273,8 @@ def evaluate_baselines(key, probs, num_pulls: int, names=BASELINE_NAMES) -> dict
         raise ValueError("names must hold at least one baseline name")
     for i, name in enumerate(names):
         validate.choice(f"names[{i}]", name, set(bandits.BASELINES) | {"Gittins"})
-    ks = jax.random.split(key, len(names))
-    return {name: np.asarray(bandits.run(kk, name, probs, num_pulls).rewards.sum(1)) for kk, name in zip(ks, names)}
+    outs = bandits.run_many(jax.random.split(key, len(names)), names, probs, num_pulls)
+    return {name: np.asarray(out.rewards.sum(1)) for name, out in outs.items()}
 
 
 def summarize(values: dict, level: float = 0.95) -> pd.DataFrame:
