@@ -322,3 +322,16 @@ def scatter(df: pd.DataFrame, x: str, y: str, color: str | None = None, title: s
         rule = alt.Chart(pd.DataFrame({x: [float(rule_x)]})).mark_rule(strokeDash=[4, 4], color="#888")
         layers.append(rule.encode(x=f"{x}:Q"))
     return alt.layer(*layers).properties(width=WIDTH, height=HEIGHT)
+
+
+def reference_lines(df: pd.DataFrame, y: str, label: str) -> alt.LayerChart:
+    """Dashed horizontal lines at ``df[y]``, each labelled by ``df[label]`` at the right edge: levels
+    to read a curve against, e.g. ``line_band(...) + reference_lines(baselines, "mean", "algorithm")``."""
+    _check_columns(df, y, label)
+    _check_values(df, y)
+    data = round_frame(df[[label, y]])
+    base = alt.Chart(data)
+    rules = base.mark_rule(strokeDash=[4, 4], color="#888").encode(y=f"{y}:Q", tooltip=[label, y])
+    text = base.mark_text(align="right", baseline="bottom", dx=-2, color="#555", fontSize=11).encode(
+        y=f"{y}:Q", x=alt.value(WIDTH), text=f"{label}:N")
+    return alt.layer(rules, text)

@@ -64,3 +64,16 @@ def test_dots_ci_rows_with_offset_groups_and_fixed_domain():
     assert values is None or values[0]["share"] == 0.1235          # rounded data in the page
     with pytest.raises(ValueError, match="missing column"):
         plots.dots_ci(df, "system", "mean", "lo", "hi", color="measure")
+
+
+def test_reference_lines_draw_one_rule_and_label_per_row():
+    df = pd.DataFrame({"algorithm": ["Random", "Greedy"], "mean": [5.0, 6.6]})
+    spec = plots.reference_lines(df, "mean", "algorithm").to_dict()
+    marks = [layer["mark"]["type"] for layer in spec["layer"]]
+    assert marks == ["rule", "text"]
+    data = next(iter(spec["datasets"].values()))
+    assert [row["mean"] for row in data] == [5.0, 6.6]
+    with pytest.raises(ValueError, match="nope"):
+        plots.reference_lines(df, "nope", "algorithm")
+    with pytest.raises(ValueError, match="mean"):
+        plots.reference_lines(df.assign(mean=[1.0, float("nan")]), "mean", "algorithm")
