@@ -136,29 +136,42 @@ def optimal_schedule_1d(h: float, noise: float, s0: float, num_steps: int) -> np
     return 1.0 / (h * (1.0 + np.arange(num_steps) + noise / s0))
 
 
-def optimal_schedule(model: NQM, num_steps: int, max_lr: float | None = None, iters: int = 2000) -> np.ndarray:
-    """The schedule that minimizes the expected loss after ``num_steps`` steps: L-BFGS-B in float64
-    on the closed-form dynamics, started from the greedy schedule, within ``[0, max_lr]``.
+def optimal_schedule(model: NQM, num_steps: int, max_lr: float | None = None, iters: int = 1000) -> np.ndarray:
+    """The full-horizon optimum: the schedule ``(T,)`` (float64) that minimizes the expected loss
+    after all ``num_steps`` steps, each step size in ``(0, max_lr]``.
 
-    ``max_lr`` bounds every step (default ``2 / max h``, the stability limit). Returns ``(T,)``.
+    No closed form exists beyond one dimension (:func:`optimal_schedule_1d`), so this is a
+    numerical reference: ``scipy.optimize.minimize`` (L-BFGS-B, at most ``iters`` iterations) on
+    the closed-form dynamics in float64, with exact gradients from JAX. It searches over
+    ``log lr_t <= log max_lr``, because the optimum spans orders of magnitude (the largest stable
+    step for most of training, then a decay), and starts from the constant schedule ``max_lr / 2``
+    (starting from the greedy schedule, L-BFGS crawls along a plateau for thousands of
+    iterations). ``max_lr`` defaults to ``2 / max h``, the stability limit.
     """
+    if not isinstance(model, NQM):
+        raise ValueError(f"model must be a metaopt.NQM (see metaopt.nqm), got {type(model).__name__}")
     num_steps = validate.integer("num_steps", num_steps, minimum=1)
     iters = validate.integer("iters", iters, minimum=1)
     h = np.asarray(model.h, np.float64)
     max_lr = 2.0 / h.max() if max_lr is None else validate.real("max_lr", max_lr, low=0.0, low_open=True)
-    start = np.clip(np.asarray(_greedy(model, num_steps)[0], np.float64), 0.0, max_lr)
+    start = np.full(num_steps, np.log(max_lr / 2.0))
     with jax.enable_x64(True):
         model64 = NQM(*(jnp.asarray(np.asarray(a), jnp.float64) for a in model))
-        value_and_grad = jax.jit(jax.value_and_grad(lambda lrs: nqm_unroll(model64, lrs)[-1]))
-        scale = 1.0 / float(value_and_grad(jnp.asarray(start))[0])
+        value_and_grad = _optimal_objective(model64)
+        scale = 1.0 / max(float(value_and_grad(jnp.asarray(start))[0]), 1e-300)
 
-        def fun(x):
-            v, g = value_and_grad(jnp.asarray(x))
+        def fun(z):
+            v, g = value_and_grad(jnp.asarray(z))
             return float(v) * scale, np.asarray(g, np.float64) * scale
 
-        res = scipy.optimize.minimize(fun, start, jac=True, method="L-BFGS-B", bounds=[(0.0, max_lr)] * num_steps,
-                                      options={"maxiter": iters, "ftol": 1e-14, "gtol": 1e-10})
-    return res.x
+        res = scipy.optimize.minimize(fun, start, jac=True, method="L-BFGS-B", bounds=[(None, np.log(max_lr))] * num_steps,
+                                      options={"maxiter": iters, "ftol": 1e-15, "gtol": 1e-12})
+    return np.exp(res.x)
+
+
+def _optimal_objective(model64: NQM):
+    """Value and gradient of the final expected loss in log step sizes (float64, compiled per call)."""
+    return jax.jit(jax.value_and_grad(lambda z: nqm_unroll(model64, jnp.exp(z))[-1]))
 
 
 def horizon_objective(model: NQM, lrs, horizon) -> jax.Array:

@@ -335,3 +335,24 @@ def reference_lines(df: pd.DataFrame, y: str, label: str) -> alt.LayerChart:
     text = base.mark_text(align="right", baseline="bottom", dx=-2, color="#555", fontSize=11).encode(
         y=f"{y}:Q", x=alt.value(WIDTH), text=f"{label}:N")
     return alt.layer(rules, text)
+
+
+def log_dots_ci(df: pd.DataFrame, category: str, value: str, low: str, high: str, color: str,
+                title: str = "", value_title: str | None = None, category_title: str | None = None,
+                sort=None) -> alt.Chart:
+    """Dots with horizontal interval bars on a log value axis, one row per ``category`` (for values
+    spanning orders of magnitude, e.g. final losses); values and bounds must be positive."""
+    _check_columns(df, category, value, low, high, color)
+    _check_values(df, value, low, high)
+    if not (df[[value, low, high]].to_numpy() > 0).all():
+        raise ValueError(f"{value}, {low} and {high} must be positive for a log axis")
+    data = round_frame(df)
+    base = alt.Chart(data, title=title)
+    scale = alt.Scale(type="log")
+    ye = alt.Y(f"{category}:N", title=category_title or category, sort=sort)
+    col = alt.Color(f"{color}:N", title=color)
+    bars = base.mark_rule(strokeWidth=2).encode(y=ye, x=alt.X(f"{low}:Q", scale=scale), x2=f"{high}:Q", color=col)
+    dots = base.mark_point(filled=True, size=60).encode(
+        y=ye, x=alt.X(f"{value}:Q", title=value_title or value, scale=scale), color=col,
+        tooltip=[category, color, value, low, high])
+    return alt.layer(bars, dots).properties(width=WIDTH, height=max(HEIGHT, 30 * data[category].nunique()))

@@ -7,6 +7,8 @@
 3. Chapter 1's RL² agent beats Thompson sampling within its training horizon and falls behind it
    beyond (intervals over tasks).
 4. Held-out evaluation at the true horizon catches the drifted schedules; a cheap short run does not.
+   Chapter 4's probe of the RL² agent's hidden state, read within its training horizon, flags the
+   shifted prior that the 100-pull regret check misses.
 """
 import mesalib  # noqa: F401
 
@@ -21,8 +23,8 @@ SEED = 0
 
 
 def keys():
-    # the chapter's split: k_horizons, k_optimizer, k_learner
-    return jax.random.split(jax.random.key(SEED), 3)
+    # the chapter's split: k_horizons, k_optimizer, k_learner, k_checks
+    return jax.random.split(jax.random.key(SEED), 4)
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +40,32 @@ def optimizer():
 @pytest.fixture(scope="module")
 def learner():
     return cais.run_learner(keys()[2], cais.LearnerConfig().test())
+
+
+@pytest.fixture(scope="module")
+def probe(learner):
+    return cais.run_probe(keys()[3], learner, cais.ProbeCheckConfig().test())
+
+
+@pytest.mark.timeout(300)
+def test_short_horizon_learned_rates_far_below_the_full_horizon_optimum(horizons):
+    T = horizons.lrs.shape[1]
+    greedy = list(horizons.horizons).index(1)
+    opt, k1 = horizons.optimal_lrs, horizons.lrs[greedy]
+    assert opt[T // 10 - 1] > 5 * k1[T // 10 - 1] and opt[T // 2 - 1] > 10 * k1[T // 2 - 1]
+    # on geometric average over each of the first three spans (0-10%, 10-50%, 50-90% of training)
+    ratios = cais.lr_ratio_table(horizons)
+    assert np.all(ratios.iloc[greedy, 1:3].to_numpy(float) > 5) and ratios.iloc[greedy, 3] > 2, ratios
+    assert np.all(np.abs(np.log(ratios.iloc[-1, 1:3].to_numpy(float))) < np.log(1.1)), ratios   # full ≈ optimum
+    # the optimum is a float64 reference no learned schedule beats (up to float32 rounding)
+    assert np.all(horizons.losses[:, -1] >= horizons.optimal_losses[-1] * (1 - 1e-3))
+    assert horizons.losses[greedy, -1] > 5 * horizons.optimal_losses[-1]
+    # the full-horizon top service gets within 5% of the optimum
+    assert horizons.losses[-1, -1] < 1.05 * horizons.optimal_losses[-1]
+    # sampled final services under the reference schedules agree with their closed forms
+    closed = [horizons.greedy_losses[-1], horizons.optimal_losses[-1], horizons.constant_losses[-1]]
+    se = horizons.reference_final.std(1, ddof=1) / np.sqrt(horizons.reference_final.shape[1])
+    assert np.all(np.abs(horizons.reference_final.mean(1) - closed) < 4.5 * se + 1e-3 * np.asarray(closed))
 
 
 @pytest.mark.timeout(300)
@@ -78,10 +106,19 @@ def test_rl2_agent_beats_thompson_in_its_horizon_and_falls_behind_beyond(learner
 
 
 @pytest.mark.timeout(300)
-def test_checks_at_each_layer(horizons, optimizer, learner):
-    checks = cais.run_checks(horizons, optimizer, learner).set_index("check")
+def test_checks_at_each_layer(horizons, optimizer, learner, probe):
+    checks = cais.run_checks(horizons, optimizer, learner, probe).set_index("check")
     held_out = checks.filter(like="true horizon", axis=0).iloc[0]
     assert held_out["caught"].startswith(held_out["caught"].split(" of ")[1]) and held_out["false alarms"] == 0
     assert held_out["real failures"] != "none"
     in_horizon = checks.filter(like=f"{learner.train_pulls} pulls", axis=0).iloc[0]
     assert in_horizon["caught"].startswith("0 of")                     # the cheap check misses the drift
+    # Chapter 4's probe: it reads the posterior well on held-out training episodes (as in Chapter 4),
+    # and within the training horizon already flags the shifted prior, which the regret check misses
+    r2 = probe.r2.set_index(["prior", "span"])["r2"]
+    assert probe.fit_r2.mean() > 0.8 and r2.iloc[0] > 0.8
+    short = checks.filter(like=f"probe (Chapter 4) of the hidden state for the posterior, {learner.train_pulls} pulls",
+                          axis=0).iloc[0]
+    shifted = [p for p in learner.probs if p != "uniform (training)"]
+    assert short["flags"] == ", ".join(shifted) and short["false alarms"] == 0
+    assert not shifted[0] in in_horizon["flags"]

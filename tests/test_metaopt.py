@@ -91,6 +91,39 @@ def test_greedy_is_not_optimal_with_noise_and_ill_conditioning():
     assert float(mo.nqm_unroll(model, best)[-1]) < 0.5 * greedy_final
 
 
+def np_final_loss(model, lrs):
+    """Expected final loss of a schedule by the float64 NumPy recursion (independent of the JAX code)."""
+    h, noise, s = (np.asarray(a, np.float64) for a in model)
+    for lr in lrs:
+        s = np_step(h, noise, s, lr)
+    return 0.5 * np.sum(h * s)
+
+
+def test_optimal_schedule_is_not_beaten_by_greedy_constant_or_perturbed_schedules():
+    model = mo.nqm(mo.NQMConfig(dim=100))
+    T, max_lr = 100, 2.0
+    best = mo.optimal_schedule(model, T)
+    assert_shape(best, (T,))
+    assert best.dtype == np.float64 and np.all(best > 0) and np.all(best <= max_lr * (1 + 1e-12))
+    opt = np_final_loss(model, best)
+    assert np_final_loss(model, np.asarray(mo.greedy_schedule(model, T)[0], np.float64)) > 5 * opt
+    assert min(np_final_loss(model, np.full(T, c)) for c in np.linspace(0.05, 2.0, 40)) > 2 * opt
+    rng = np.random.default_rng(0)
+    for scale in (0.01, 0.1):   # a local optimum: no nearby feasible schedule does better
+        for _ in range(20):
+            near = np.minimum(best * np.exp(scale * rng.standard_normal(T)), max_lr)
+            assert np_final_loss(model, near) >= opt * (1 - 1e-9)
+    # the shape Wu et al. derive for the long horizon: the largest stable step, then a decay
+    assert np.all(best[: T // 3] > 0.99 * max_lr) and best[-1] < 0.05 * max_lr
+
+
+def test_optimal_schedule_respects_max_lr():
+    model = mo.nqm(SMALL)
+    best = mo.optimal_schedule(model, 30, max_lr=0.5)
+    assert np.all(best <= 0.5 * (1 + 1e-12))
+    assert np_final_loss(model, best) <= np_final_loss(model, np.full(30, 0.5)) * (1 + 1e-9)
+
+
 def test_horizon_objective_values():
     model = mo.nqm(SMALL)
     lrs = jnp.linspace(1.0, 0.2, 12)
@@ -273,6 +306,14 @@ def test_bad_inputs_name_the_parameter():
         mo.optimal_schedule_1d(0.0, 1.0, 1.0, 5)
     with pytest.raises(ValueError, match="num_steps"):
         mo.greedy_schedule(mo.nqm(SMALL), 0)
+    with pytest.raises(ValueError, match="model"):
+        mo.optimal_schedule(SMALL, 10)
+    with pytest.raises(ValueError, match="num_steps"):
+        mo.optimal_schedule(mo.nqm(SMALL), 0)
+    with pytest.raises(ValueError, match="max_lr"):
+        mo.optimal_schedule(mo.nqm(SMALL), 10, max_lr=0.0)
+    with pytest.raises(ValueError, match="iters"):
+        mo.optimal_schedule(mo.nqm(SMALL), 10, iters=0)
     with pytest.raises(ValueError, match="num_updates"):
         mo.make_schedule_train(mo.ScheduleConfig(num_updates=0))
     with pytest.raises(ValueError, match="config"):

@@ -33,3 +33,15 @@ def test_log_lines_uses_log_scales_and_rounds_data():
 def test_missing_columns_are_reported(call):
     with pytest.raises(ValueError, match="missing column"):
         call(pd.DataFrame({"step": [1.0]}))
+
+
+def test_log_dots_ci_uses_a_log_value_axis_and_rejects_nonpositive_values():
+    df = pd.DataFrame({"schedule": ["a", "b"], "loss": [1.23456, 0.0123], "lo": [1.0, 0.01], "hi": [1.5, 0.015],
+                       "kind": ["learned", "optimum"]})
+    spec = plots.log_dots_ci(df, "schedule", "loss", "lo", "hi", color="kind").to_dict()
+    rules, dots = spec["layer"]
+    assert dots["encoding"]["x"]["scale"]["type"] == "log" and rules["encoding"]["x"]["scale"]["type"] == "log"
+    data = next(iter(spec["datasets"].values()))
+    assert data[0]["loss"] == 1.235
+    with pytest.raises(ValueError, match="positive"):
+        plots.log_dots_ci(df.assign(lo=[1.0, 0.0]), "schedule", "loss", "lo", "hi", color="kind")

@@ -10,10 +10,15 @@ are the book's settings; ``Config().test()`` is the smaller size of the claim te
   shifted families beside Adam tuned on the same family.
 * :func:`run_learner`: a final service that is itself a learner (Chapter 1's RL² agent),
   deployed beyond its training horizon and on another prior, beside Thompson sampling.
-* :func:`run_checks`: the checks a person could run at each layer, what they catch, what they cost.
+* :func:`run_checks`: the checks a person could run at each layer, what they catch, what they cost;
+  :func:`run_probe` adds Chapter 4's linear probe of the RL² agent's hidden state to them.
+
+Demonstration 1 compares the learned schedules with the full-horizon optimum
+(:func:`mesalib.metaopt.optimal_schedule`, float64 L-BFGS-B) and the greedy closed form.
 """
 from __future__ import annotations
 
+import time
 from typing import NamedTuple
 
 import jax
@@ -21,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
-from mesalib import bandits, metaopt as mo, pretrained, rl2, stats, train, validate
+from mesalib import bandits, metaopt as mo, pretrained, probes, rl2, stats, train, validate
 
 
 def _t_interval(x, level: float = 0.95):
@@ -66,9 +71,12 @@ class HorizonResult(NamedTuple):
     losses: np.ndarray            # (H, T) expected loss after each step under each schedule
     greedy_lrs: np.ndarray        # (T,) the greedy schedule in closed form
     greedy_losses: np.ndarray     # (T,)
+    optimal_lrs: np.ndarray       # (T,) the full-horizon optimum (metaopt.optimal_schedule, float64 L-BFGS-B)
+    optimal_losses: np.ndarray    # (T,)
     constant_lr: float            # best constant step size on the true objective
     constant_losses: np.ndarray   # (T,)
     sampled_final: np.ndarray     # (H, runs) final loss of sampled final services
+    reference_final: np.ndarray   # (3, runs) the same for the greedy, optimal and best constant schedules
     metrics: dict                 # top service's metrics, (updates, H)
     seconds: float
 
@@ -84,7 +92,8 @@ def run_horizons(key, config: HorizonConfig = HorizonConfig()) -> HorizonResult:
     validate.integer("final_runs", config.final_runs, minimum=2)
     model = mo.nqm(sc.nqm)
     max_lr = float(2.0 / np.max(np.asarray(model.h))) if sc.max_lr is None else sc.max_lr
-    out = mo.develop(key, mo.make_schedule_train(sc), len(horizons), mo.schedule_sgd,
+    k_tree, k_reference = jax.random.split(key)
+    out = mo.develop(k_tree, mo.make_schedule_train(sc), len(horizons), mo.schedule_sgd,
                      lambda state: mo.schedule_lrs(state.u, max_lr), mo.nqm_family(sc.nqm), config.final_runs,
                      sc.num_steps, jnp.asarray(horizons, jnp.int32), progress=False)
     lrs = np.asarray(mo.schedule_lrs(out.intermediary.u, max_lr))
@@ -93,34 +102,75 @@ def run_horizons(key, config: HorizonConfig = HorizonConfig()) -> HorizonResult:
     grid = np.linspace(max_lr / config.constant_lrs, max_lr, config.constant_lrs, endpoint=False)
     finals = [float(mo.nqm_unroll(model, np.full(sc.num_steps, c, np.float32))[-1]) for c in grid]
     best = float(grid[int(np.argmin(finals))])
-    return HorizonResult(np.asarray(horizons), lrs, losses, g_lrs, g_losses, best,
+    o_lrs = mo.optimal_schedule(model, sc.num_steps, max_lr=max_lr)
+    o_losses = np.asarray(mo.nqm_unroll(model, o_lrs.astype(np.float32)))
+    # the reference schedules train sampled final services too (same number, fresh noise)
+    references = np.stack([g_lrs, o_lrs, np.full(sc.num_steps, best)]).astype(np.float32)
+    reference_final = mo.train_final_seeds(jax.random.split(k_reference, 3), mo.schedule_sgd, references,
+                                           mo.nqm_family(sc.nqm), config.final_runs, sc.num_steps)
+    return HorizonResult(np.asarray(horizons), lrs, losses, g_lrs, g_losses, o_lrs, o_losses, best,
                          np.asarray(mo.nqm_unroll(model, np.full(sc.num_steps, best, np.float32))),
-                         out.final_losses[:, :, -1], out.metrics, out.seconds)
+                         out.final_losses[:, :, -1], np.asarray(reference_final)[:, :, -1], out.metrics, out.seconds)
 
 
 def horizon_label(h: int, num_steps: int) -> str:
     return f"K = {h}" + (" (full)" if h == num_steps else "")
 
 
+OPTIMAL = "full-horizon optimum (L-BFGS)"
+GREEDY = "greedy (closed form)"
+
+
+def _reference_names(result: HorizonResult) -> list:
+    return [GREEDY, OPTIMAL, f"best constant ({result.constant_lr:.2g})"]
+
+
 def horizon_table(result: HorizonResult) -> pd.DataFrame:
-    """Per horizon: step size at 10% and 50% of training, expected final loss (closed form),
-    sampled final loss with a 95% interval over final services, and the ratio to the full horizon's."""
+    """Per schedule (each learned horizon, then the greedy, optimal and best constant schedules):
+    step size at 10% and 50% of training, expected final loss (closed form), sampled final loss
+    with a 95% interval over final services, and the ratio to the full-horizon optimum's loss."""
     T = result.lrs.shape[1]
-    full = result.losses[-1, -1]
+    best = result.optimal_losses[-1]
+    curves = [(horizon_label(int(h), T), result.lrs[i], result.losses[i], result.sampled_final[i])
+              for i, h in enumerate(result.horizons)]
+    curves += list(zip(_reference_names(result), (result.greedy_lrs, result.optimal_lrs,
+                                                   np.full(T, result.constant_lr)),
+                       (result.greedy_losses, result.optimal_losses, result.constant_losses), result.reference_final))
+    rows = []
+    for name, lrs, losses, sampled in curves:
+        s = stats.mean_ci(sampled, method="normal")
+        rows.append({"schedule": name, "lr at 10%": lrs[T // 10 - 1], "lr at 50%": lrs[T // 2 - 1],
+                     "final loss": losses[-1], "sampled final loss": float(s.mean), "low": float(s.low),
+                     "high": float(s.high), "× optimal loss": losses[-1] / best})
+    return pd.DataFrame(rows)
+
+
+def lr_ratio_table(result: HorizonResult, edges=(0.0, 0.1, 0.5, 0.9, 1.0)) -> pd.DataFrame:
+    """How many times smaller than the full-horizon optimum's each learned schedule's step sizes
+    are: the geometric mean over the steps of each span of training (``edges``: fractions of T) of
+    ``optimal / learned`` (above 1: too small). A mean over a span, because schedules learned with
+    K > 1 are sawtooths (small steps at the end of each K-step window, large ones inside), so a
+    single step can mislead."""
+    T = result.lrs.shape[1]
+    bounds = [int(round(e * T)) for e in edges]
+    if any(b >= c for b, c in zip(bounds, bounds[1:])) or bounds[0] != 0 or bounds[-1] != T:
+        raise ValueError(f"edges must rise from 0 to 1 with at least one step between neighbours, got {edges!r}")
+    log_ratio = np.log(result.optimal_lrs[None, :]) - np.log(result.lrs)
     rows = []
     for i, h in enumerate(result.horizons):
-        s = stats.mean_ci(result.sampled_final[i], method="normal")
-        rows.append({"schedule": horizon_label(int(h), T), "lr at 10%": result.lrs[i, T // 10 - 1],
-                     "lr at 50%": result.lrs[i, T // 2 - 1], "final loss": result.losses[i, -1],
-                     "sampled final loss": float(s.mean), "low": float(s.low), "high": float(s.high),
-                     "× full-horizon loss": result.losses[i, -1] / full})
-    rows.append({"schedule": "greedy (closed form)", "lr at 10%": result.greedy_lrs[T // 10 - 1],
-                 "lr at 50%": result.greedy_lrs[T // 2 - 1], "final loss": result.greedy_losses[-1],
-                 "× full-horizon loss": result.greedy_losses[-1] / full})
-    rows.append({"schedule": f"best constant ({result.constant_lr:.2g})", "lr at 10%": result.constant_lr,
-                 "lr at 50%": result.constant_lr, "final loss": result.constant_losses[-1],
-                 "× full-horizon loss": result.constant_losses[-1] / full})
+        row = {"schedule": horizon_label(int(h), T)}
+        for lo, hi in zip(bounds, bounds[1:]):
+            row[f"steps {lo + 1}–{hi}"] = float(np.exp(log_ratio[i, lo:hi].mean()))
+        rows.append(row)
     return pd.DataFrame(rows)
+
+
+def final_loss_frame(result: HorizonResult) -> pd.DataFrame:
+    """Sampled final loss at the real horizon per schedule, with 95% intervals over final services
+    (the meta-training itself is deterministic: the top service sees the exact closed-form objective)."""
+    t = horizon_table(result)
+    kind = ["learned"] * len(result.horizons) + ["closed form", "numerical optimum", "hand-tuned"]
+    return t[["schedule", "sampled final loss", "low", "high"]].assign(kind=kind)
 
 
 def schedule_frame(result: HorizonResult, points: int = 60) -> pd.DataFrame:
@@ -130,7 +180,8 @@ def schedule_frame(result: HorizonResult, points: int = 60) -> pd.DataFrame:
     idx = np.unique(np.geomspace(1, T, points).round().astype(int)) - 1
     frames = []
     curves = [(horizon_label(int(h), T), result.lrs[i], result.losses[i]) for i, h in enumerate(result.horizons)]
-    curves.append(("greedy (closed form)", result.greedy_lrs, result.greedy_losses))
+    curves.append((GREEDY, result.greedy_lrs, result.greedy_losses))
+    curves.append((OPTIMAL, result.optimal_lrs, result.optimal_losses))
     for name, lr, loss in curves:
         frames.append(pd.DataFrame({"step": idx + 1, "value": lr[idx], "schedule": name, "quantity": "step size"}))
         frames.append(pd.DataFrame({"step": idx + 1, "value": loss[idx], "schedule": name, "quantity": "expected loss"}))
@@ -323,6 +374,104 @@ def learner_frame(result: LearnerResult, prior: str | None = None, points: int =
 # ============================================================================ Demonstration 3
 
 
+class ProbeCheckConfig(NamedTuple):
+    """Chapter 4's linear probe (``probes.fit_probe``) as a check on the RL² agent: a ridge read-out
+    of the Bayesian posterior mean of each arm (uniform prior, the agent's training prior) from the
+    GRU's hidden state, fitted on the pulls of its training horizon on ``1 - test_fraction`` of the
+    first ``episodes`` training-prior episodes of Demonstration 2; its R² is then measured, with
+    ``boots`` bootstrap resamples of episodes for a 95% interval, on held-out episodes (the first
+    ``episodes`` of each prior) within and past the training horizon."""
+    weights: str = "rl2_n100_k5"
+    episodes: int = 256
+    test_fraction: float = 0.25
+    boots: int = 1000
+
+    def test(self) -> "ProbeCheckConfig":
+        """Claim-test size: the same (the probe takes seconds)."""
+        return self
+
+
+class ProbeCheckResult(NamedTuple):
+    """r2: one row per (prior, span) with the probe's R² (mean over arms) on held-out episodes and a
+    95% bootstrap interval over episodes; fit_r2: the held-out R² per arm within the training
+    horizon on the training prior (as in Chapter 4); episodes: how many of the agent's episodes of
+    each prior the probe read; seconds: replay, fit and scoring."""
+    r2: pd.DataFrame
+    fit_r2: np.ndarray
+    train_pulls: int
+    episodes: int
+    seconds: float
+
+
+def _r2_boot(rng, y, pred, boots: int):
+    """R² (mean over columns) of ``pred`` for ``y`` (episodes, steps, k), and a 95% bootstrap
+    interval over episodes (sufficient statistics per episode, so each resample is cheap)."""
+    n = y.shape[1]
+    sse = ((y - pred) ** 2).sum(1)                       # (episodes, k)
+    sy, syy = y.sum(1), (y ** 2).sum(1)
+
+    def r2(idx):
+        N = len(idx) * n
+        sst = syy[idx].sum(0) - sy[idx].sum(0) ** 2 / N
+        return float(np.mean(1.0 - sse[idx].sum(0) / sst))
+
+    every = np.arange(y.shape[0])
+    draws = [r2(rng.integers(0, y.shape[0], y.shape[0])) for _ in range(boots)]
+    return r2(every), float(np.quantile(draws, 0.025)), float(np.quantile(draws, 0.975))
+
+
+def run_probe(key, learner: "LearnerResult", config: ProbeCheckConfig = ProbeCheckConfig()) -> ProbeCheckResult:
+    """Demonstration 3's probe: fit Chapter 4's probe of the RL² agent's hidden state for the
+    posterior on the training horizon, then read it on held-out episodes of both priors, within
+    and past that horizon. Needs the agent's own histories (not Thompson's, not the true arms)."""
+    validate.prng_key("key", key)
+    validate.choice("weights", config.weights, set(pretrained.CONFIGS))
+    validate.real("test_fraction", config.test_fraction, low=0.0, high=1.0, low_open=True, high_open=True)
+    boots = validate.integer("boots", config.boots, minimum=100)
+    m = validate.integer("episodes", config.episodes, minimum=8)
+    k_fit, k_boot = jax.random.split(key)
+    start = time.perf_counter()
+    params, net_config, _, _ = pretrained.load(config.weights)
+    n, k = learner.train_pulls, net_config.num_arms
+    data = {}
+    for prior in learner.probs:
+        full = learner.rollouts[(prior, "RL²")]
+        rollout = bandits.Rollout(full.actions[:m], full.rewards[:m])
+        hidden = np.asarray(rl2.replay(params, rollout, horizon=n).hidden, np.float64)
+        onehot = np.eye(k)[np.asarray(rollout.actions)]
+        r = np.asarray(rollout.rewards, np.float64)[..., None]
+        s = np.cumsum(onehot * r, 1) - onehot * r                    # successes and failures before each pull
+        f = np.cumsum(onehot * (1 - r), 1) - onehot * (1 - r)
+        data[prior] = (hidden, (s + 1) / (s + f + 2))
+    train_prior = next(iter(learner.probs))
+    hidden, post = data[train_prior]
+    tasks, width = hidden.shape[0], hidden.shape[-1]
+    fit = probes.fit_probe(k_fit, hidden[:, :n].reshape(-1, width), post[:, :n].reshape(-1, k),
+                           np.repeat(np.arange(tasks), n), test_fraction=config.test_fraction)
+    held_out = np.unique(np.repeat(np.arange(tasks), n)[fit.test])
+    rng = np.random.default_rng(int(jax.random.randint(k_boot, (), 0, 2 ** 31 - 1)))
+    rows = []
+    for prior, (hidden, post) in data.items():
+        episodes = held_out if prior == train_prior else np.arange(hidden.shape[0])
+        T = hidden.shape[1]
+        for span, lo, hi in ((f"pulls 1–{n}", 0, n), (f"pulls {n + 1}–{T}", n, T)):
+            h, y = hidden[episodes, lo:hi], post[episodes, lo:hi]
+            pred = probes.predict(fit.probe, h.reshape(-1, width)).reshape(y.shape)
+            r2, low, high = _r2_boot(rng, y, pred, boots)
+            rows.append({"prior": prior, "span": span, "r2": r2, "low": low, "high": high, "episodes": len(episodes)})
+    return ProbeCheckResult(pd.DataFrame(rows), fit.r2, n, tasks, time.perf_counter() - start)
+
+
+def probe_flags(probe: ProbeCheckResult, spans: int = 2) -> list:
+    """Priors on which the probe's read-out is reliably worse than on held-out training episodes
+    within the training horizon (its 95% interval entirely below that row's), looking at the
+    first ``spans`` spans (1: the training horizon only; 2: also the pulls after it)."""
+    t = probe.r2
+    ref = t.iloc[0]
+    seen = t[t["span"].isin(t["span"].unique()[:spans])]
+    return list(dict.fromkeys(seen["prior"][seen["high"] < ref["low"]]))
+
+
 def _row(layer, check, flagged, failures, cost):
     flagged, failures = list(flagged), list(failures)
     return {"layer": layer, "check": check, "flags": ", ".join(flagged) or "none",
@@ -331,7 +480,8 @@ def _row(layer, check, flagged, failures, cost):
             "false alarms": sum(f not in failures for f in flagged), "cost (steps)": int(cost)}
 
 
-def run_checks(horizons: HorizonResult, optimizer: OptimizerResult, learner: LearnerResult) -> pd.DataFrame:
+def run_checks(horizons: HorizonResult, optimizer: OptimizerResult, learner: LearnerResult,
+               probe: ProbeCheckResult | None = None) -> pd.DataFrame:
     """The checks a person could run at each layer of the tree, applied to the results of
     Demonstrations 1 and 2: what each flags, the real failures at that layer, how many it caught,
     its false alarms, and its cost in simulated training steps (pulls for the bandit agent).
@@ -340,6 +490,10 @@ def run_checks(horizons: HorizonResult, optimizer: OptimizerResult, learner: Lea
     input scales where the learned optimizer is worse than Adam (95% interval over seeds above 0);
     priors on which the RL² agent has more regret than Thompson sampling over the deployment
     horizon (95% interval over tasks above 0).
+
+    With ``probe`` (from :func:`run_probe`), two more rows: Chapter 4's probe of the agent's
+    hidden state, read within its training horizon and over the whole deployment; they cost
+    the agent's own pulls only (no baseline to run, no true arm probabilities needed).
     """
     T = horizons.lrs.shape[1]
     H = len(horizons.horizons)
@@ -361,7 +515,7 @@ def run_checks(horizons: HorizonResult, optimizer: OptimizerResult, learner: Lea
     pulls = learner.rollouts[next(iter(learner.rollouts))].actions.shape[1]
     seeds, S, n_eval = optimizer.learned.shape
     run_cost = seeds * n_eval * optimizer.steps * 2
-    return pd.DataFrame([
+    rows = [
         _row("top → schedule", f"held-out run at the true horizon ({T} steps), beside the best constant step",
              failing, failing, H * T),
         _row("top → schedule", f"cheap run of {short} steps, beside the best constant step", at_short, failing, H * short),
@@ -373,7 +527,13 @@ def run_checks(horizons: HorizonResult, optimizer: OptimizerResult, learner: Lea
              early["prior"][early["RL² − Thompson low"] > 0], worse_late, 2 * tasks * learner.train_pulls),
         _row("RL² agent → bandit tasks", f"held-out tasks, {pulls} pulls, beside Thompson", worse_late, worse_late,
              2 * tasks * pulls),
-    ])
+    ]
+    if probe is not None:
+        for spans, length in ((1, learner.train_pulls), (2, pulls)):
+            rows.append(_row("RL² agent → bandit tasks",
+                             f"probe (Chapter 4) of the hidden state for the posterior, {length} pulls",
+                             probe_flags(probe, spans), worse_late, len(learner.probs) * probe.episodes * length))
+    return pd.DataFrame(rows)
 
 
 # ============================================================================ the diagram
