@@ -136,7 +136,9 @@ def _episode(params, key, probs, num_pulls: int, horizon: float, greedy: bool = 
         h, logits = policy_step(params, h, obs)
         value = nn.dense_apply(params["v"], h)[0] * horizon  # the head predicts successes per pull
         ka, kr = jax.random.split(key_t)
-        a = jnp.argmax(logits) if greedy else jax.random.categorical(ka, logits)
+        # greedy may be traced (one compiled evaluation serves both); the draw is made either way,
+        # so a sampled and a greedy run consume the same keys
+        a = jnp.where(greedy, jnp.argmax(logits), jax.random.categorical(ka, logits))
         obs, state, r, _, _, _ = bandits.step(kr, state, a, env_params)
         out = Step(jax.nn.log_softmax(logits)[a], value, rl.categorical_entropy(logits), r, a)
         return (h, obs, state), out
@@ -271,11 +273,13 @@ def evaluate(params, key, probs, num_pulls: int | None = None, horizon: int | No
     horizon = num_pulls if horizon is None else validate.integer("horizon", horizon, minimum=1)
     greedy = validate.boolean("greedy", greedy)
     clamp_time = validate.boolean("clamp_time", clamp_time)
-    return _evaluate(params, key, jnp.asarray(probs, jnp.float32), num_pulls, float(horizon), bool(greedy),
-                     bool(clamp_time))
+    # only the number of pulls (the scan's length) is static: another horizon, greedy play or a
+    # clamped time input reuses the compiled evaluation
+    return _evaluate(params, key, jnp.asarray(probs, jnp.float32), num_pulls, jnp.float32(horizon),
+                     jnp.bool_(greedy), jnp.bool_(clamp_time))
 
 
-@functools.partial(jax.jit, static_argnums=(3, 4, 5, 6))
+@functools.partial(jax.jit, static_argnums=(3,))
 def _evaluate(params, key, probs, num_pulls, horizon, greedy, clamp_time):
     keys = jax.random.split(key, probs.shape[0])
     out = jax.vmap(_episode, in_axes=(None, 0, 0, None, None, None, None))(params, keys, probs, num_pulls, horizon,

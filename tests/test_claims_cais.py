@@ -20,6 +20,7 @@ from mesalib import metaopt as mo
 from mesalib.experiments import cais
 
 SEED = 0
+CHAPTER = 7
 
 
 def keys():
@@ -69,12 +70,16 @@ def test_short_horizon_learned_rates_far_below_the_full_horizon_optimum(horizons
 
 
 @pytest.mark.timeout(300)
-def test_short_horizon_bias(horizons):
+def test_short_horizon_bias(horizons, claim):
     h = list(horizons.horizons)
     greedy, full = h.index(1), len(h) - 1
     T = horizons.lrs.shape[1]
     final = horizons.losses[:, -1]
     assert final[greedy] > 5 * final[full], final                      # many times the full-horizon loss
+    claim(chapter=CHAPTER, claim="noisy quadratic model: final loss of the K = 1 schedule over the full-horizon "
+          "optimum's", value=float(final[greedy] / horizons.optimal_losses[-1]), unit="ratio",
+          interval="exact (expected loss in closed form)", source="Wu et al. (2018): short-horizon bias",
+          tolerance=0.05)
     assert horizons.lrs[greedy, T // 10 - 1] < horizons.lrs[full, T // 10 - 1] / 5    # step sizes far too small
     assert horizons.lrs[greedy, T // 2 - 1] < horizons.lrs[full, T // 2 - 1] / 10
     assert np.all(np.diff(final) < 0), final                           # longer horizons, lower final loss
@@ -87,8 +92,14 @@ def test_short_horizon_bias(horizons):
 
 
 @pytest.mark.timeout(300)
-def test_learned_optimizer_beats_adam_in_family_and_diverges_off_it(optimizer):
+def test_learned_optimizer_beats_adam_in_family_and_diverges_off_it(optimizer, claim):
     t = cais.optimizer_table(optimizer).set_index("input scale")
+    seeds = int(optimizer.learned.shape[0])
+    for scale in (1.0, 3.0):
+        claim(chapter=CHAPTER, claim=f"learned optimizer minus Adam, log10 of final over initial loss, input scale {scale:g}",
+              value=float(t.loc[scale, "learned − Adam"]), low=float(t.loc[scale, "diff low"]),
+              high=float(t.loc[scale, "diff high"]), unit="log10 loss ratio",
+              interval=f"95% t over {seeds} meta-training seeds", seeds=seeds, tolerance=0.05)
     assert t.loc[1.0, "diff high"] < 0, t                              # better than tuned Adam where trained
     assert t.loc[3.0, "diff low"] > 1.0, t                             # far worse on the shifted family
     assert t.loc[3.0, "learned diverged"] >= 0.9 and t.loc[3.0, "Adam diverged"] == 0

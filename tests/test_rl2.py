@@ -113,3 +113,20 @@ def test_action_probs_bad_inputs(actions, rewards, match):
     params = rl2.init_params(jax.random.key(0), 3, 4)
     with pytest.raises(ValueError, match=match):
         rl2.action_probs(params, bandits.Rollout(actions, rewards))
+
+
+def test_evaluate_compiles_once_for_greedy_clamped_and_other_horizons():
+    params = rl2.init_params(jax.random.key(0), 3, 8)
+    probs = bandits.sample_tasks(jax.random.key(1), 16, 3)
+    sampled = rl2.evaluate(params, jax.random.key(2), probs, 12)
+    before = rl2._evaluate._cache_size()
+    greedy = rl2.evaluate(params, jax.random.key(2), probs, 12, greedy=True)
+    clamped = rl2.evaluate(params, jax.random.key(2), probs, 12, horizon=6, clamp_time=True)
+    assert rl2._evaluate._cache_size() == before
+    # greedy play takes the most probable arm: replaying its history gives probabilities whose argmax it chose
+    probs_greedy = np.asarray(rl2.action_probs(params, greedy))
+    np.testing.assert_array_equal(np.asarray(greedy.actions), probs_greedy.argmax(-1))
+    # the first 6 pulls see the same inputs with and without clamping at horizon 6
+    unclamped = rl2.evaluate(params, jax.random.key(2), probs, 12, horizon=6)
+    np.testing.assert_array_equal(np.asarray(clamped.actions)[:, :7], np.asarray(unclamped.actions)[:, :7])
+    assert not np.array_equal(np.asarray(sampled.actions), np.asarray(greedy.actions))

@@ -132,9 +132,12 @@ def regret_curves(key, headline: Headline, setting=(100, 5)) -> pd.DataFrame:
         setting = None
     validate.choice("setting", setting, set(headline.rollouts))
     probs, rl2_out = headline.rollouts[tuple(setting)]
-    names = ("Thompson", "UCB1", "Gittins", "Greedy", "Random")
-    keys_ = jax.vmap(lambda i: jax.random.fold_in(k.base, i))(jnp.arange(len(names)))
-    rollouts = {"RL² (frozen)": rl2_out, **bandits.run_many(keys_, names, probs, setting[0])}
+    # each baseline keeps its own key (fold_in by its place in the chart's order); they run in
+    # BASELINE_NAMES order, so the program compiled for the headline's tasks is reused
+    chart_order = ("Thompson", "UCB1", "Gittins", "Greedy", "Random")
+    keys_ = jnp.stack([jax.random.fold_in(k.base, chart_order.index(name)) for name in BASELINE_NAMES])
+    runs = bandits.run_many(keys_, BASELINE_NAMES, probs, setting[0])
+    rollouts = {"RL² (frozen)": rl2_out, **{name: runs[name] for name in chart_order}}
     return regret_frame(rollouts, probs)
 
 
