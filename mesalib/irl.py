@@ -12,8 +12,10 @@ that make it optimal form a polyhedral cone (Ng & Russell 2000), handled with li
 (SciPy's HiGHS). For *soft-optimal* (Boltzmann) policies, the consistent rewards form an
 affine space given by a linear system (Cao, Cohen & Szpruch 2021); its dimension measures what
 the behaviour leaves unidentified. Beyond the two inverse problems: the regret of a recovered
-reward in new environments, families of related environments, and the active choice of the next
-environment to observe by a given criterion (e.g. query by committee). The LP and linear-algebra
+reward in new environments, families of related environments, the active choice of the next
+environment to observe from a menu by a given criterion (e.g. query by committee), and environments
+designed to ask one question each (comparisons and lotteries between states, chosen by binary
+search; :func:`design_environments`). The LP and linear-algebra
 side runs in float64 NumPy (with the float64 kernels of :mod:`mesalib.mdp`); batched forward
 solves use its jitted JAX kernels.
 """
@@ -461,9 +463,54 @@ def committee_disagreement(menu, committee, gamma: float) -> np.ndarray:
 
 class Selection(NamedTuple):
     """chosen: (steps,) menu indices in the order chosen; sizes: (steps + 1,) the mean coordinate
-    width of the normalized feasible set after the first environment and after each choice."""
+    width of the normalized feasible set after the first environment and after each choice;
+    centers: (steps + 1, d) its Chebyshev centre (:func:`chebyshev_center`) at the same moments."""
     chosen: np.ndarray
     sizes: np.ndarray
+    centers: np.ndarray
+
+
+@mdp.single_blas_thread
+def chebyshev_center(fs: FeasibleSet) -> tuple:
+    """The centre of the largest ball inside the feasible set, within the affine subspace of its
+    equalities: one linear program, independent of the vertices :func:`coordinate_widths` finds.
+
+    Every inequality (the rows of G and the box |theta_i| <= bound) must hold with slack at least
+    r times the length of its row projected onto the equality subspace; r is maximized.
+    Returns (theta (d,), r); r = 0 when the set has no interior (e.g. an observed action ties).
+    """
+    d = fs.G.shape[1]
+    if fs.A_eq.size:
+        proj = np.eye(d) - np.linalg.pinv(fs.A_eq) @ fs.A_eq
+    else:
+        proj = np.eye(d)
+    rows = np.concatenate([fs.G, np.eye(d), -np.eye(d)])
+    rhs = np.concatenate([np.zeros(fs.G.shape[0]), np.full(2 * d, fs.bound)])
+    norms = np.linalg.norm(rows @ proj, axis=1)
+    if norms.max() < 1e-12:   # the equalities leave a single point: no ball, radius 0
+        return _linprog(np.zeros(d), fs), 0.0
+    a_ub = np.concatenate([rows, norms[:, None]], axis=1)
+    a_eq = np.concatenate([fs.A_eq, np.zeros((fs.A_eq.shape[0], 1))], axis=1) if fs.A_eq.size else None
+    c = np.zeros(d + 1)
+    c[-1] = -1.0
+    res = scipy.optimize.linprog(c, A_ub=a_ub, b_ub=rhs, A_eq=a_eq, b_eq=fs.b_eq if fs.A_eq.size else None,
+                                 bounds=[(None, None)] * d + [(0, None)], method="highs")
+    if res.status != 0:
+        raise RuntimeError(f"linear program failed: {res.message}")
+    return res.x[:d], float(res.x[-1])
+
+
+def _check_selection_problem(key, true_reward, first, gamma, steps, menu_size=None):
+    key = validate.prng_key("key", key) if key is not None else None
+    first = mdp.check_transitions(first, "first")
+    if first.ndim != 3:
+        raise ValueError(f"first must be one environment (S, A, S), got {first.shape}")
+    steps = validate.integer("steps", steps, minimum=0, maximum=menu_size)
+    gamma = mdp.check_gamma(gamma)
+    r = mdp.check_reward(true_reward, first.shape[0], first.shape[1], "true_reward")
+    if r.ndim != 2 or not np.allclose(r, r[:, :1]):
+        raise ValueError("true_reward must be a state reward (S,) for this experiment")
+    return key, first, steps, gamma, r
 
 
 @mdp.single_blas_thread
@@ -488,14 +535,10 @@ def select_environments(key, true_reward, first, menu, gamma: float, steps: int,
     first = mdp.check_transitions(first, "first")
     if menu.ndim != 4 or first.shape != menu.shape[1:]:
         raise ValueError(f"menu must be (M, S, A, S) and first (S, A, S) with the same S, A; got {menu.shape}, {first.shape}")
-    steps = validate.integer("steps", steps, minimum=0, maximum=menu.shape[0])
-    gamma = mdp.check_gamma(gamma)
-    r = mdp.check_reward(true_reward, menu.shape[1], menu.shape[2], "true_reward")
-    if r.ndim != 2 or not np.allclose(r, r[:, :1]):
-        raise ValueError("true_reward must be a state reward (S,) for this experiment")
+    key, first, steps, gamma, r = _check_selection_problem(key, true_reward, first, gamma, steps, menu.shape[0])
     fs = feasible_set(first, mdp.policy_iteration64(first, r, gamma).policy, gamma, "state")
     widths = coordinate_widths(fs)
-    sizes, chosen = [widths.size], []
+    sizes, chosen, centers = [widths.size], [], [chebyshev_center(fs)[0]]
     used = np.zeros(menu.shape[0], bool)
     for _ in range(steps):
         key, k_pick = jax.random.split(key)
@@ -509,4 +552,144 @@ def select_environments(key, true_reward, first, menu, gamma: float, steps: int,
         fs = add_environment(fs, menu[m], mdp.policy_iteration64(menu[m], r, gamma).policy, gamma, "state")
         widths = coordinate_widths(fs)
         sizes.append(widths.size)
-    return Selection(np.array(chosen, dtype=int), np.array(sizes))
+        centers.append(chebyshev_center(fs)[0])
+    return Selection(np.array(chosen, dtype=int), np.array(sizes), np.array(centers))
+
+
+# --------------------------------------------------------------------------- designing environments
+def comparison_environment(num_states: int, num_actions: int, pairs) -> np.ndarray:
+    """An environment (S, A, S) that asks, for each pair (i, j), which of R(i), R(j) is larger.
+
+    In a paired state, action 0 stays and action 1 moves to the partner; every other action, and
+    every action of an unpaired state, stays. Staying forever in i is worth R(i)/(1 − γ); moving
+    to j (where the agent then stays, or comes back if i is better) is worth more exactly when
+    R(j) > R(i). So an optimal agent takes action 1 in the state of the pair with the smaller
+    reward and action 0 in the other. ``pairs``: disjoint (i, j) state pairs.
+    """
+    s = validate.integer("num_states", num_states, minimum=2)
+    a = validate.integer("num_actions", num_actions, minimum=2)
+    p = np.zeros((s, a, s))
+    p[np.arange(s), :, np.arange(s)] = 1.0
+    seen = set()
+    for pair in pairs:
+        i, j = (int(x) for x in pair)
+        if not (0 <= i < s and 0 <= j < s) or i == j or i in seen or j in seen:
+            raise ValueError(f"pairs must be disjoint pairs of distinct states in [0, {s - 1}], got {list(pairs)}")
+        seen |= {i, j}
+        for x, y in ((i, j), (j, i)):
+            p[x, 1] = 0.0
+            p[x, 1, y] = 1.0
+    return p
+
+
+def lottery_environment(num_states: int, num_actions: int, best: int, worst: int, probs) -> np.ndarray:
+    """An environment (S, A, S) that asks every state i whether R(i) < probs[i] R(best) + (1 − probs[i]) R(worst).
+
+    ``best`` and ``worst`` stay put under every action. In any other state i, action 0 stays and
+    action 1 is a lottery: to ``best`` with probability probs[i], else to ``worst``; every other
+    action stays. Staying is worth R(i)/(1 − γ), the lottery R(i) + γ (p R(best) + (1 − p) R(worst))/(1 − γ),
+    so an optimal agent takes the lottery exactly when R(i) < p R(best) + (1 − p) R(worst): with
+    u(i) = (R(i) − R(worst)) / (R(best) − R(worst)), when u(i) < p. All states are asked at once.
+    """
+    s = validate.integer("num_states", num_states, minimum=2)
+    a = validate.integer("num_actions", num_actions, minimum=2)
+    b = validate.integer("best", best, minimum=0, maximum=s - 1)
+    w = validate.integer("worst", worst, minimum=0, maximum=s - 1)
+    if b == w:
+        raise ValueError("best and worst must be different states")
+    pr = validate.array("probs", probs).astype(np.float64)
+    if pr.shape != (s,) or pr.min() < 0 or pr.max() > 1:
+        raise ValueError(f"probs must be probabilities of shape ({s},), got {pr.shape}")
+    p = np.zeros((s, a, s))
+    p[np.arange(s), :, np.arange(s)] = 1.0
+    for i in range(s):
+        if i not in (b, w):
+            p[i, 1] = 0.0
+            p[i, 1, b] += pr[i]
+            p[i, 1, w] += 1.0 - pr[i]
+    return p
+
+
+class Design(NamedTuple):
+    """environments: (steps, S, A, S) the designed environments in order; sizes, centers: as in
+    :class:`Selection`; best, worst: the states the tournament found (-1 if the budget ran out
+    first); low, high: (S,) the bracket of u(s) = (R(s) − R(worst)) / (R(best) − R(worst)) left
+    by the lotteries (0 and 1 at best and worst themselves)."""
+    environments: np.ndarray
+    sizes: np.ndarray
+    centers: np.ndarray
+    best: int
+    worst: int
+    low: np.ndarray
+    high: np.ndarray
+
+
+def _tournament_pairs(pool, used):
+    pairs, free = [], [x for x in pool if x not in used]
+    for i in range(0, len(free) - 1, 2):
+        pairs.append((free[i], free[i + 1]))
+    return pairs
+
+
+@mdp.single_blas_thread
+def design_environments(true_reward, first, gamma: float, steps: int) -> Design:
+    """Adaptive experiment design for a state reward, by binary search (our construction in the
+    spirit of Amin & Singh's (2016) free-dynamics result; the reward never leaves the "agent").
+
+    After observing the optimal policy of ``true_reward`` (S,) in ``first`` (S, A, S), the learner
+    builds each next environment from what it has seen so far:
+    1. a knockout tournament of :func:`comparison_environment`: every environment compares
+       disjoint pairs; winners go to a "best" bracket, losers to a "worst" bracket, both brackets
+       played in the same environment, until one state is left in each (about log2 S environments);
+    2. then :func:`lottery_environment` with, for every other state, probability the midpoint of
+       its bracket of u(s): each environment halves every bracket at once, so k lotteries pin
+       every u(s), i.e. the reward up to a shift and a positive scale, to within 2^-k.
+    Each observation also enters the Ng–Russell feasible set, whose size and centre are tracked as
+    in :func:`select_environments`. Ties (measure zero for random rewards) count as "not larger".
+    """
+    _, first, steps, gamma, r = _check_selection_problem(None, true_reward, first, gamma, steps)
+    s, a = first.shape[:2]
+    if a < 2:
+        raise ValueError("design_environments needs at least two actions")
+    fs = feasible_set(first, mdp.policy_iteration64(first, r, gamma).policy, gamma, "state")
+    sizes, centers, envs = [coordinate_widths(fs).size], [chebyshev_center(fs)[0]], []
+    up, down = list(range(s)), list(range(s))
+    first_round = True
+    low, high = np.zeros(s), np.ones(s)
+    for _ in range(steps):
+        if first_round or len(up) > 1 or len(down) > 1:
+            up_pairs = _tournament_pairs(up, set())
+            down_pairs = [] if first_round else _tournament_pairs(down, {x for pr in up_pairs for x in pr})
+            pairs = up_pairs + down_pairs
+            env = comparison_environment(s, a, pairs)
+            pi = mdp.policy_iteration64(env, r, gamma).policy
+            winner = {pr: (pr[1] if pi[pr[0]] == 1 else pr[0]) for pr in pairs}
+            loser = {pr: (pr[0] if pi[pr[0]] == 1 else pr[1]) for pr in pairs}
+            if first_round:   # one pool: winners to the best bracket, losers to the worst, byes to both
+                played = {x for pr in up_pairs for x in pr}
+                up = [winner[pr] for pr in up_pairs] + [x for x in up if x not in played]
+                down = [loser[pr] for pr in up_pairs] + [x for x in down if x not in played]
+                first_round = False
+            else:
+                played = {x for pr in up_pairs for x in pr}
+                up = [winner[pr] for pr in up_pairs] + [x for x in up if x not in played]
+                played = {x for pr in down_pairs for x in pr}
+                down = [loser[pr] for pr in down_pairs] + [x for x in down if x not in played]
+        else:
+            b, w = up[0], down[0]
+            mid = (low + high) / 2
+            env = lottery_environment(s, a, b, w, mid)
+            pi = mdp.policy_iteration64(env, r, gamma).policy
+            takes = pi == 1
+            others = np.array([i not in (b, w) for i in range(s)])
+            high = np.where(others & takes, mid, high)
+            low = np.where(others & ~takes, mid, low)
+        envs.append(env)
+        fs = add_environment(fs, env, pi, gamma, "state")
+        sizes.append(coordinate_widths(fs).size)
+        centers.append(chebyshev_center(fs)[0])
+    done = len(up) == 1 and len(down) == 1 and not first_round
+    b, w = (up[0], down[0]) if done else (-1, -1)
+    if done:
+        low[b], high[b], low[w], high[w] = 1.0, 1.0, 0.0, 0.0
+    return Design(np.array(envs).reshape(len(envs), s, a, s), np.array(sizes), np.array(centers), b, w, low, high)

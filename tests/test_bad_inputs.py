@@ -674,6 +674,11 @@ ROWS = [
     Row("unid.corner_room/size-one", lambda: unid.corner_room(1), ValueError, r"^size must be >= 2"),
     Row("unid.corner_test_informativeness/size-huge", lambda: unid.corner_test_informativeness(80), ValueError, r"^size must be <= "),
     Row("unid.behaviour_table/horizon-zero", lambda: unid.behaviour_table(unid.corner_room(3), {}, 0.9, horizon=0), ValueError, r"^horizon must be >= 1"),
+    Row("unid.Config/dimension_counts-decreasing", lambda: unid.Config(dimension_counts=(3, 1)).validated(), ValueError, r"^dimension_counts must be increasing"),
+    Row("unid.Config/planners-epsilon-names-itself", lambda: unid.Config(planners=unid.PlannerConfig(epsilon=2.0)).validated(), ValueError, r"^planners.epsilon must be <= 1.0"),
+    Row("irl.lottery_environment/best-equals-worst", lambda: irl.lottery_environment(3, 2, 1, 1, np.full(3, 0.5)), ValueError, r"^best and worst must be different"),
+    Row("irl.comparison_environment/pairs-overlap", lambda: irl.comparison_environment(3, 2, [(0, 1), (1, 2)]), ValueError, r"^pairs must be disjoint"),
+    Row("irl.design_environments/steps-negative", lambda: irl.design_environments(np.zeros(3), mdp_p(), 0.9, -1), ValueError, r"^steps must be >= 0"),
     Row("unid.strategy/name-unknown", lambda: unid.strategy("best"), ValueError, r"^strategy must be one of"),
     Row("unid.identification_experiment/config-wrong-type", lambda: unid.identification_experiment(KEY, unid.SelectionConfig()), ValueError, r"^config must be an IdentificationConfig"),
     # ---------------------------------------------------------------- experiments.interpretability (Chapter 4)

@@ -35,14 +35,23 @@ def test_goal_free_reward(capsys):
     assert not exercises.check_goal_free_reward(np.zeros(5))
     assert not exercises.check_goal_free_reward("abc")
     assert not exercises.check_goal_free_reward(None)
-    assert "explain" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "explain" in out and out.count("goal in disguise") == 1      # said of the step cost only
 
 
-def test_tests_needed():
-    p, _ = experiment.informativeness_by_goal(experiment.corner_test_informativeness(exercises.EX3_SIZE))
-    want = next(k for k in range(1, 100) if (1 - p) ** k <= 1 - exercises.EX3_CONFIDENCE)   # smallest k
-    assert exercises.check_tests_needed(want)
-    assert not exercises.check_tests_needed(want - 1)
-    assert not exercises.check_tests_needed(want + 1)
-    assert not exercises.check_tests_needed(want + 0.5)
+def test_tests_needed(capsys):
+    inf = experiment.corner_test_informativeness(exercises.EX3_SIZE)
+    p, _ = experiment.informativeness_by_goal(inf)
+    p_col = float(np.nanmean(inf[:, exercises.EX3_SIZE - 1]))
+    smallest = [next(k for k in range(1, 100) if (1 - q) ** k <= 1 - exercises.EX3_CONFIDENCE) for q in (p, p_col)]
+    assert smallest[1] > smallest[0]                        # the biased suite needs more tests
+    assert exercises.check_tests_needed(tuple(smallest))
+    assert exercises.check_tests_needed([float(smallest[0]), np.int64(smallest[1])])
+    assert not exercises.check_tests_needed((smallest[0] - 1, smallest[1]))
+    assert not exercises.check_tests_needed((smallest[0], smallest[1] + 1))
+    assert not exercises.check_tests_needed((smallest[0], smallest[0]))     # the column is not random levels
+    assert not exercises.check_tests_needed((smallest[0] + 0.5, smallest[1]))
+    assert not exercises.check_tests_needed(smallest[0])                    # one number is not the answer
     assert not exercises.check_tests_needed(None)
+    assert not exercises.check_tests_needed(("a", "b"))
+    assert "right-hand" in capsys.readouterr().out

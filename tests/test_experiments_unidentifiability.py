@@ -96,10 +96,16 @@ def test_config_sizes_and_checks():
         U.run_rewards(jax.random.key(0), c.selection)
     with pytest.raises(ValueError, match="strategy"):
         U.strategy("best")
+    with pytest.raises(ValueError, match="strategy"):
+        U.strategy("designed")      # builds its own environments: not a menu criterion
+    with pytest.raises(ValueError, match="dimension_counts"):
+        c._replace(dimension_counts=(3, 2)).validated()
+    with pytest.raises(ValueError, match="planners.epsilon"):
+        c._replace(planners=c.planners._replace(epsilon=0.0)).validated()
 
 
 @pytest.mark.parametrize("run", [U.run_rewards, U.run_dimensions, U.run_identification, U.run_selection,
-                                 U.run_corner_tests])
+                                 U.run_planners, U.run_corner_tests])
 def test_every_section_checks_its_key(run):
     with pytest.raises(ValueError, match="key"):
         run(0, U.Config())
@@ -107,7 +113,7 @@ def test_every_section_checks_its_key(run):
 
 def test_keys_are_one_split_of_the_chapter_key():
     k = U.keys(jax.random.key(0))
-    data = np.asarray(jax.random.key_data(jax.random.split(jax.random.key(0), 4)))
+    data = np.asarray(jax.random.key_data(jax.random.split(jax.random.key(0), 5)))
     np.testing.assert_array_equal(np.stack([np.asarray(jax.random.key_data(x)) for x in k]), data)
 
 
@@ -120,6 +126,34 @@ def test_smoke_mode_runs_the_smoke_sizes(monkeypatch):
     assert (res.dimension[:, 0] == 10).all() and (res.dimension[:, 1:] == 1).all()
     assert len(ident.table) == 6 and ident.table["dimension"].tolist()[:3] == [10.0, 1.0, 1.0]
     sel = U.run_selection(key, U.Config())
-    assert sel.sizes["greedy"].shape == sel.sizes["random"].shape == (3, 3)
-    np.testing.assert_allclose(sel.sizes["greedy"][:, 0], 1.0)
+    for name in U.STRATEGIES:
+        assert sel.sizes[name].shape == sel.regret[name].shape == (3, 5)
+        np.testing.assert_allclose(sel.sizes[name][:, 0], 1.0)
+        np.testing.assert_array_equal(sel.regret[name][:, 0], sel.regret["random"][:, 0])   # same first environment
     assert list(sel.table.columns) == ["strategy", "environments chosen", "size", "low", "high"]
+    assert list(sel.regret_table.columns) == ["strategy", "environments chosen", "regret", "low", "high"]
+    planners = U.run_planners(key, U.Config())
+    assert len(planners.table) == 2 * len(U.PLANNERS)
+    assert U.run_dimensions(key, U.Config()).shape == (3, 3)
+
+
+def test_helpers_reproduce_the_sections_draws():
+    key, c = jax.random.key(0), U.Config()._replace(selection=U.SelectionConfig(num_trials=2, steps=1, held_out=2))
+    first, theta = U.selection_problem(key, c, trial=1)
+    k = jax.random.split(U.keys(key).selection, 2)[1]
+    f2, _, _, t2, _ = U._trial(k, c.selection)
+    np.testing.assert_array_equal(first, f2)
+    np.testing.assert_array_equal(theta, t2)
+    envs = U.dimension_environments(key, c)
+    assert envs.shape == (c.dimension_counts[-1], c.dimension_states, c.dimension_actions, c.dimension_states)
+    with pytest.raises(ValueError, match="trial"):
+        U.selection_problem(key, c, trial=2)
+
+
+def test_first_separation():
+    import pandas as pd
+    rows = [("a", j, lo, hi) for j, (lo, hi) in enumerate([(0, 1), (0, 1), (0, 0.4), (0, 0.3)])]
+    rows += [("b", j, lo, hi) for j, (lo, hi) in enumerate([(0.5, 1), (0.9, 1), (0.5, 1), (0.5, 1)])]
+    table = pd.DataFrame(rows, columns=["strategy", "environments chosen", "low", "high"])
+    assert U.first_separation(table, "a", "b") == 2
+    assert U.first_separation(table.assign(high=1.0), "a", "b") is None

@@ -219,7 +219,9 @@ def test_select_environments_returns_valid_choices(sparse_envs):
     r = rng(9).normal(size=S)
     menu = mdp.random_mdp(jax.random.key(5), S, A, branching=2, batch=(5,))
     for criterion in (committee_criterion, noise_criterion):
-        chosen, sizes = irl.select_environments(jax.random.key(0), r, sparse_envs[0], menu, GAMMA, 3, criterion)
+        chosen, sizes, centers = irl.select_environments(jax.random.key(0), r, sparse_envs[0], menu, GAMMA, 3,
+                                                         criterion)
+        assert centers.shape == (4, S)
         assert len(set(chosen.tolist())) == 3 and chosen.max() < 5
         assert sizes.shape == (4,) and np.all(np.diff(sizes) <= 1e-9)
     # the pick is the unused candidate of highest score
@@ -237,6 +239,67 @@ def test_select_environments_returns_valid_choices(sparse_envs):
                                 noise_criterion)
     with pytest.raises(ValueError, match="key"):
         irl.select_environments(0, r, sparse_envs[0], menu, GAMMA, 1, noise_criterion)
+
+
+def test_chebyshev_center_is_inside_and_maximal(sparse_envs):
+    r = rng(10).normal(size=S)
+    pi = mdp.policy_iteration64(sparse_envs[0], r, GAMMA).policy
+    fs = irl.feasible_set(sparse_envs[0], pi, GAMMA)
+    theta, radius = irl.chebyshev_center(fs)
+    assert radius > 0
+    assert np.all(fs.G @ theta <= 1e-9) and np.allclose(fs.A_eq @ theta, fs.b_eq, atol=1e-8)
+    # a ball of that radius in the equality subspace stays inside: check along random directions
+    null = np.linalg.svd(fs.A_eq)[2][fs.A_eq.shape[0]:].T
+    dirs = rng(11).normal(size=(200, null.shape[1])) @ null.T
+    dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
+    pts = theta + 0.999 * radius * dirs
+    assert np.all(pts @ fs.G.T <= 1e-9) and np.all(np.abs(pts) <= fs.bound)
+    # the box alone: the centre of [-1, 1]^2 has radius 1
+    box = irl.FeasibleSet(np.zeros((0, 2)), np.zeros((0, 2)), np.zeros(0), 1.0)
+    theta, radius = irl.chebyshev_center(box)
+    np.testing.assert_allclose(theta, 0.0, atol=1e-9)
+    assert abs(radius - 1.0) < 1e-9
+
+
+def test_designed_environments_ask_what_they_say():
+    r = np.array([0.3, -1.0, 2.0, 0.5, 1.2])
+    env = irl.comparison_environment(5, 3, [(0, 1), (2, 3)])
+    pi = mdp.policy_iteration64(env, r, GAMMA).policy
+    assert pi[0] == 0 and pi[1] == 1 and pi[2] == 0 and pi[3] == 1     # the smaller of each pair moves
+    assert pi[4] == 0 and np.allclose(env[4, :, 4], 1.0)                 # unpaired: stays
+    probs = np.array([0.5, 0.0, 0.0, 0.4, 0.9])
+    env = irl.lottery_environment(5, 3, 2, 1, probs)
+    np.testing.assert_allclose(env.sum(-1), 1.0)
+    pi = mdp.policy_iteration64(env, r, GAMMA).policy
+    u = (r - r[1]) / (r[2] - r[1])
+    for i in (0, 3, 4):
+        assert (pi[i] == 1) == (u[i] < probs[i])
+    with pytest.raises(ValueError, match="pairs"):
+        irl.comparison_environment(5, 3, [(0, 1), (1, 2)])
+    with pytest.raises(ValueError, match="best and worst"):
+        irl.lottery_environment(5, 3, 2, 2, probs)
+    with pytest.raises(ValueError, match="probs"):
+        irl.lottery_environment(5, 3, 2, 1, probs[:3])
+
+
+@pytest.mark.parametrize("s", [2, 5, 6, 7])
+def test_design_environments_finds_extremes_and_halves_brackets(s):
+    first = mdp.random_mdp(jax.random.key(s), s, 3, branching=2)
+    r = rng(s).normal(size=s)
+    rounds = int(np.ceil(np.log2(s)))
+    extra = 4
+    design = irl.design_environments(r, first, GAMMA, rounds + 2 + extra)
+    assert design.best == int(np.argmax(r)) and design.worst == int(np.argmin(r))
+    u = (r - r.min()) / (r.max() - r.min())
+    assert np.all(design.low <= u + 1e-12) and np.all(u <= design.high + 1e-12)
+    others = [i for i in range(s) if i not in (design.best, design.worst)]
+    lotteries = len(design.environments) - sum(1 for e in design.environments if not np.any((e > 0) & (e < 1)))
+    if others:
+        np.testing.assert_allclose((design.high - design.low)[others], 0.5 ** lotteries)
+    assert design.sizes.shape == (len(design.environments) + 1,) and np.all(np.diff(design.sizes) <= 1e-9)
+    assert design.centers.shape == (len(design.environments) + 1, s)
+    with pytest.raises(ValueError, match="state reward"):
+        irl.design_environments(rng().normal(size=(s, 3)), first, GAMMA, 1)
 
 
 def numpy_disagreement(menu, committee, gamma, iters=2000):

@@ -79,27 +79,52 @@ def check_goal_free_reward(reward) -> bool:
                      "behaviour only the way R = 0 does. Find one that actually prefers it.")
     new = experiment.corner_room(5, (4, 0))
     table = experiment.behaviour_table(new, {"yours": r}, GAMMA)
+    reached = float(table.loc[0, "reaches goal"])
     print(f"Correct: it explains the demonstration without rewarding the goal. With the goal moved to (4, 0) its "
-          f"agent reaches the goal from {table.loc[0, 'reaches goal']:.0%} of the start cells.")
+          f"agent reaches the goal from {reached:.0%} of the start cells.")
+    if reached > 0.99:
+        print("Its agent still finds the new goal: in this room the episode can only end at the goal, so a reward "
+              "that pays for ending the episode (a step cost, say) names the goal through the dynamics. It is the "
+              "goal in disguise, not a goal-free explanation.")
     return True
 
 
+def column_informativeness(informative) -> float:
+    """The share of informative tests among those whose goal lies in the right-hand column (below the
+    corner), from :func:`corner_test_informativeness`'s array."""
+    inf = np.asarray(informative, dtype=np.float64)
+    return float(np.nanmean(inf[:, inf.shape[1] - 1]))
+
+
 def check_tests_needed(answer) -> bool:
-    """answer: how many random deployment tests (level and start cell uniform) must the corner-walker
-    of a 7x7 open room take so that at least one exposes it with probability ≥ 0.99?"""
+    """answer: (k_random, k_column): how many deployment tests the corner-walker of a 7x7 open room
+    must take so that at least one exposes it with probability >= 0.99, (a) with level and start
+    cell uniform, (b) with the goal drawn only from the right-hand column (below the corner)."""
     try:
-        k = int(answer)
-        if k != answer:
-            raise ValueError
+        k_all, k_col = answer
+        ks = []
+        for k in (k_all, k_col):
+            if int(k) != k:
+                raise ValueError
+            ks.append(int(k))
     except (TypeError, ValueError):
-        return _fail("Give a whole number of tests.")
-    p, _ = experiment.informativeness_by_goal(experiment.corner_test_informativeness(EX3_SIZE))
-    want = experiment.tests_needed(p, EX3_CONFIDENCE)
-    if k < want:
-        return _fail(f"Not enough: with {k} tests the walker stays hidden with probability (1 − p)^{k}, which is "
-                     f"above 0.01. First compute p with unidentifiability.corner_test_informativeness(7).")
-    if k > want:
-        return _fail(f"{k} tests would do, but fewer suffice: find the smallest k with (1 − p)^k ≤ 0.01.")
-    print(f"Correct: p = {p:.3f} per test, so {want} tests expose the walker with probability "
-          f"{1 - (1 - p) ** want:.4f}. At α = 0 no number of training levels would.")
+        return _fail("Give two whole numbers: (tests with random levels, tests with right-hand-column goals).")
+    inf = experiment.corner_test_informativeness(EX3_SIZE)
+    p, _ = experiment.informativeness_by_goal(inf)
+    p_col = column_informativeness(inf)
+    wants = (experiment.tests_needed(p, EX3_CONFIDENCE), experiment.tests_needed(p_col, EX3_CONFIDENCE))
+    wrong = []
+    for label, k, want, share in (("random levels", ks[0], wants[0], "p = the share of informative tests"),
+                                  ("right-hand-column goals", ks[1], wants[1],
+                                   "the share among tests whose goal is in the last column")):
+        if k < want:
+            wrong.append(f"{label}: {k} is not enough; the walker stays hidden with probability (1 − p)^{k} > 0.01, "
+                         f"with {share}.")
+        elif k > want:
+            wrong.append(f"{label}: {k} would do, but fewer suffice: find the smallest k with (1 − p)^k ≤ 0.01.")
+    if wrong:
+        return _fail("Not yet. " + " ".join(wrong) + " Start from unidentifiability.corner_test_informativeness(7).")
+    print(f"Correct: p = {p:.3f} per random test, so {wants[0]} tests; but only {p_col:.3f} for goals on the "
+          f"walker's own column, so {wants[1]}. A test suite is only as good as its share of tests on which the "
+          f"alternatives disagree, and at α = 0 no number of training levels would do.")
     return True

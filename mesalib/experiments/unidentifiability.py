@@ -2,8 +2,11 @@
 
 Each section of the chapter is one function ``run_<section>(key, config)`` of the chapter's key
 (``SEED = 0``), split once by :func:`keys` into (independent environments, similar environments,
-environment selection, the dimension table). Demonstration 1 and the corner tests draw nothing;
-they take the key too, so that every section is called the same way. The notebook and
+environment selection, the dimension table, the misspecified planners). Demonstration 1 and the
+corner tests draw nothing; they take the key too, so that every section is called the same way.
+Demonstration 3 compares designed environments (:func:`mesalib.irl.design_environments`, a
+binary-search construction in the spirit of Amin & Singh 2016), our query-by-committee choice
+from a menu, and random choice. The notebook and
 ``tests/test_claims_ch03.py`` call the same functions, the tests with ``Config().test()``;
 with ``MESALIB_SMOKE=1`` every section runs ``Config().smoke()``.
 """
@@ -54,28 +57,33 @@ class IdentificationConfig(NamedTuple):
 
 
 class SelectionConfig(NamedTuple):
-    """Demonstration 3: optimal demonstrations; after a first environment the learner picks
-    ``steps`` more from a menu of ``menu_size`` random candidates, and the feasible set of state
-    rewards is measured, in ``num_trials`` random problems.
+    """Demonstration 3: optimal demonstrations; after a first environment the learner observes
+    ``steps`` more, and the feasible set of state rewards is measured, in ``num_trials`` random
+    problems. Three strategies, on the same problems: "random" and "committee" pick from a menu of
+    ``menu_size`` random candidates; "designed" builds its own environments
+    (:func:`mesalib.irl.design_environments`). Each result is also judged in ``held_out`` random
+    environments of the menu's kind, by the regret of the feasible set's Chebyshev centre.
 
-    ``committee_mix``: the greedy strategy's committee is the 2S LP vertices of the current
-    feasible set (the rewards attaining each coordinate's minimum and maximum), each pulled this
-    share of the way toward their mean. A vertex lies on the boundary of the set, where
-    constraints are tight, i.e. some action ties with the demonstrated one; the pulled points stay
-    inside the (convex) set and have fewer ties, so their votes are less arbitrary. 0.2 is the
-    book's setting (0 would vote with the vertices themselves).
+    ``committee_mix``: our query-by-committee rule's committee is the 2S LP vertices of the
+    current feasible set (the rewards attaining each coordinate's minimum and maximum: the same
+    LP solutions that give the set's size), each pulled this share of the way toward their mean. A
+    vertex lies on the boundary of the set, where constraints are tight, i.e. some action ties
+    with the demonstrated one; the pulled points stay inside the (convex) set and have fewer ties,
+    so their votes are less arbitrary. 0.2 is the book's setting (0 would vote with the vertices
+    themselves).
     """
     num_trials: int = 20
     num_states: int = 6
     num_actions: int = 3
     menu_size: int = 24
-    steps: int = 5
+    steps: int = 8
     gamma: float = 0.9
     branching: int = 2
     committee_mix: float = 0.2
+    held_out: int = 16
 
     def smoke(self) -> "SelectionConfig":
-        return self._replace(num_trials=3, steps=2, menu_size=8)
+        return self._replace(num_trials=3, steps=4, menu_size=8, held_out=4)
 
     def validated(self) -> "SelectionConfig":
         validate.integer("num_trials", self.num_trials, minimum=2)
@@ -86,6 +94,38 @@ class SelectionConfig(NamedTuple):
         mdp.check_gamma(self.gamma)
         validate.integer("branching", self.branching, minimum=1, maximum=s)
         validate.real("committee_mix", self.committee_mix, low=0.0, high=1.0)
+        validate.integer("held_out", self.held_out, minimum=1)
+        return self
+
+
+class PlannerConfig(NamedTuple):
+    """The misspecified planners: agents that are *not* Boltzmann-rational at ``gamma`` act in
+    ``envs`` random environments; their reward is recovered with the Boltzmann model of
+    Demonstration 2 (discount ``gamma``, ``temperature``) from the first 2 and from all ``envs``
+    environments, and judged in ``held_out`` fresh ones, over ``num_mdps`` random problems."""
+    num_mdps: int = 16
+    num_states: int = 10
+    num_actions: int = 3
+    branching: int = 2
+    gamma: float = 0.9
+    temperature: float = 1.0
+    envs: int = 5
+    held_out: int = 16
+    epsilon: float = 0.1          # the ε-greedy agent's share of uniformly random actions
+
+    def smoke(self) -> "PlannerConfig":
+        return self._replace(num_mdps=3, envs=3, held_out=4)
+
+    def validated(self) -> "PlannerConfig":
+        validate.integer("num_mdps", self.num_mdps, minimum=2)
+        s = validate.integer("num_states", self.num_states, minimum=2)
+        validate.integer("num_actions", self.num_actions, minimum=2)
+        validate.integer("branching", self.branching, minimum=1, maximum=s)
+        mdp.check_gamma(self.gamma)
+        validate.real("temperature", self.temperature, low=0.0, low_open=True)
+        validate.integer("envs", self.envs, minimum=2)
+        validate.integer("held_out", self.held_out, minimum=1)
+        validate.real("epsilon", self.epsilon, low=0.0, high=1.0, low_open=True)
         return self
 
 
@@ -107,11 +147,12 @@ class Config(NamedTuple):
     horizon: int = 30                # steps an agent is followed from each start cell
     dimension_states: int = 8        # the dimension table: random MDPs of this size, 1..dimension_envs of them
     dimension_actions: int = 3
-    dimension_envs: int = 3
+    dimension_counts: tuple = (1, 2, 3, 5, 10, 20, 40)   # ... observed in this many environments
     dimension_branching: int = 2
     identification: IdentificationConfig = IdentificationConfig()
     similar_changed_states: int = 1  # the second family of Demonstration 2: one state's transitions changed
     selection: SelectionConfig = SelectionConfig()
+    planners: PlannerConfig = PlannerConfig()
     corner_size: int = 5             # the corner tests: Chapter 2's room interior
     corner_gamma: float = 0.95
     confidence: float = 0.95         # tests needed to expose the proxy with this probability
@@ -123,7 +164,8 @@ class Config(NamedTuple):
 
     def smoke(self) -> "Config":
         """Seconds (MESALIB_SMOKE=1): few MDPs, trials and environments; same code path."""
-        return self._replace(identification=self.identification.smoke(), selection=self.selection.smoke())
+        return self._replace(identification=self.identification.smoke(), selection=self.selection.smoke(),
+                             planners=self.planners.smoke(), dimension_counts=(1, 2, 3))
 
     def validated(self) -> "Config":
         mdp.check_gamma(self.gamma)
@@ -138,10 +180,14 @@ class Config(NamedTuple):
         validate.integer("horizon", self.horizon, minimum=1)
         validate.integer("dimension_states", self.dimension_states, minimum=2)
         validate.integer("dimension_actions", self.dimension_actions, minimum=1)
-        validate.integer("dimension_envs", self.dimension_envs, minimum=1)
+        counts = tuple(self.dimension_counts)
+        if not counts or not all(isinstance(n, (int, np.integer)) and n >= 1 for n in counts) or \
+                list(counts) != sorted(set(counts)):
+            raise ValueError(f"dimension_counts must be increasing positive integers, got {self.dimension_counts!r}")
         validate.integer("dimension_branching", self.dimension_branching, minimum=1, maximum=self.dimension_states)
         for name, sub, kind in (("identification", self.identification, IdentificationConfig),
-                                ("selection", self.selection, SelectionConfig)):
+                                ("selection", self.selection, SelectionConfig),
+                                ("planners", self.planners, PlannerConfig)):
             if not isinstance(sub, kind):
                 raise ValueError(f"{name} must be a {kind.__name__}, got {type(sub).__name__}")
         validate.integer("similar_changed_states", self.similar_changed_states, minimum=1,
@@ -150,8 +196,9 @@ class Config(NamedTuple):
         mdp.check_gamma(self.corner_gamma, "corner_gamma")
         validate.real("confidence", self.confidence, low=0.0, high=1.0, low_open=True, high_open=True)
         validate.integer("tests_shown", self.tests_shown, minimum=1)
-        return self._replace(moved_goal=goal, identification=_sub("identification", self.identification),
-                             selection=_sub("selection", self.selection))
+        return self._replace(moved_goal=goal, dimension_counts=tuple(int(n) for n in counts),
+                             identification=_sub("identification", self.identification),
+                             selection=_sub("selection", self.selection), planners=_sub("planners", self.planners))
 
 
 class Keys(NamedTuple):
@@ -159,12 +206,13 @@ class Keys(NamedTuple):
     similar: jax.Array       # Demonstration 2, environments with one state changed
     selection: jax.Array     # Demonstration 3
     dimensions: jax.Array    # the dimension table
+    planners: jax.Array      # the misspecified planners
 
 
 def keys(key) -> Keys:
     """The chapter's one split of its key."""
     validate.prng_key("key", key)
-    return Keys(*jax.random.split(key, 4))
+    return Keys(*jax.random.split(key, 5))
 
 
 def _prepare(config: Config) -> Config:
@@ -202,15 +250,24 @@ def run_rewards(key, config: Config = Config()) -> Rewards:
 
 def run_dimensions(key, config: Config = Config()) -> pd.DataFrame:
     """Dimension of the rewards consistent with soft-optimal behaviour, per parameterization (rows)
-    and number of random environments observed (columns)."""
-    config, k = _prepare(config), keys(key)
+    and number of random environments observed (columns: ``dimension_counts``; the environments
+    of a column include those of the columns before it)."""
+    config = _prepare(config)
     s, a = config.dimension_states, config.dimension_actions
-    envs = mdp.random_mdp(k.dimensions, s, a, branching=config.dimension_branching, batch=(config.dimension_envs,))
+    counts = config.dimension_counts
+    envs = dimension_environments(key, config)
     return pd.DataFrame(
         {f"{n} environment{'s' if n > 1 else ''}": [irl.consistent_dimension(envs[:n], config.gamma, p)
                                                     for p in irl.PARAMETERIZATIONS]
-         for n in range(1, config.dimension_envs + 1)},
+         for n in counts},
         index=[f"{p} ({irl.num_parameters(s, a, p)} parameters)" for p in irl.PARAMETERIZATIONS])
+
+
+def dimension_environments(key, config: Config = Config()) -> np.ndarray:
+    """The random environments (dimension_counts[-1], S, A, S) of the dimension table."""
+    config, k = _prepare(config), keys(key)
+    return np.asarray(mdp.random_mdp(k.dimensions, config.dimension_states, config.dimension_actions,
+                                     branching=config.dimension_branching, batch=(config.dimension_counts[-1],)))
 
 
 class Identification(NamedTuple):
@@ -233,14 +290,80 @@ def run_identification(key, config: Config = Config()) -> Identification:
 
 class SelectionResult(NamedTuple):
     sizes: dict            # strategy -> (num_trials, steps + 1) feasible-set sizes relative to the first
+    regret: dict           # strategy -> (num_trials, steps + 1) held-out regret of the set's Chebyshev centre
     table: pd.DataFrame    # summarize_selection(sizes)
+    regret_table: pd.DataFrame   # summarize_selection(regret, "regret")
 
 
 def run_selection(key, config: Config = Config()) -> SelectionResult:
-    """Demonstration 3: greedy (query by committee) against random choice of environments."""
+    """Demonstration 3: designed environments (binary search), our query by committee, and random
+    choice of environments, on the same problems."""
     config, k = _prepare(config), keys(key)
-    sizes = selection_experiment(k.selection, config.selection)
-    return SelectionResult(sizes, summarize_selection(sizes))
+    trials = selection_experiment(k.selection, config.selection)
+    return SelectionResult(trials.sizes, trials.regret, summarize_selection(trials.sizes),
+                           summarize_selection(trials.regret, "regret"))
+
+
+class Planners(NamedTuple):
+    """residual, regret: planner -> (num_mdps, 2), for the reward recovered from the first 2 and
+    from all ``envs`` environments; table: summarize_planners."""
+    residual: dict
+    regret: dict
+    table: pd.DataFrame
+
+
+PLANNERS = ("Boltzmann, γ = 0.9 (the model)", "myopic Boltzmann, γ = 0", "ε-greedy, ε = 0.1")
+
+
+def planner_policies(transitions, reward, config: PlannerConfig) -> dict:
+    """The behaviour (…, S, A) of the three planners of ``PLANNERS`` for ``reward`` (…, S, A):
+    Boltzmann-rational at the model's discount, Boltzmann-rational but myopic (discount 0: it acts
+    on the immediate reward only), and ε-greedy (the optimal action, except a uniformly random one
+    with probability ε)."""
+    c = config
+    _, _, boltzmann = mdp.soft_value_iteration(transitions, reward, c.gamma, c.temperature)
+    _, _, myopic = mdp.soft_value_iteration(transitions, reward, 0.0, c.temperature)
+    _, q = mdp.value_iteration(transitions, reward, c.gamma)
+    a = np.shape(q)[-1]
+    greedy = np.asarray(jax.nn.one_hot(mdp.greedy_policy(q), a), np.float64)
+    eps_greedy = (1 - c.epsilon) * greedy + c.epsilon / a
+    return dict(zip(PLANNERS, (np.asarray(boltzmann, np.float64), np.asarray(myopic, np.float64), eps_greedy)))
+
+
+@mdp.single_blas_thread
+def run_planners(key, config: Config = Config()) -> Planners:
+    """Agents with a planner other than the assumed one, fitted by the Boltzmann model: how well the
+    model fits them (the residual of the identification system) and what the recovered reward is
+    worth in new environments (normalized regret, judged with the true reward at the model's
+    discount)."""
+    config, k = _prepare(config), keys(key)
+    c = config.planners
+    n, s, a = c.num_mdps, c.num_states, c.num_actions
+    k_env, k_held, k_reward = jax.random.split(k.planners, 3)
+    envs = np.asarray(mdp.random_mdp(k_env, s, a, branching=c.branching, batch=(n, c.envs)))
+    held = np.asarray(mdp.random_mdp(k_held, s, a, branching=c.branching, batch=(n, c.held_out)))
+    true_r = mdp.host_rng(k_reward).normal(size=(n, s, a))
+    policies = planner_policies(envs, true_r[:, None], c)
+    counts = (2, c.envs)
+    residual = {name: np.zeros((n, 2)) for name in PLANNERS}
+    regret = {name: np.zeros((n, 2)) for name in PLANNERS}
+    for name, pi in policies.items():
+        recovered = np.zeros((2, n, s, a))
+        for i in range(n):
+            for j, kk in enumerate(counts):
+                rec = irl.recover_reward(envs[i, :kk], pi[i, :kk], c.gamma, c.temperature, "state_action")
+                residual[name][i, j] = rec.residual
+                recovered[j, i] = rec.theta.reshape(s, a)
+        for j in range(2):
+            per_env = np.asarray(irl.normalized_regret(held, true_r[:, None], recovered[j][:, None], c.gamma))
+            regret[name][:, j] = np.where(per_env < REGRET_FLOOR, 0.0, per_env).mean(-1)
+    rows = []
+    for name in PLANNERS:
+        for j, kk in enumerate(counts):
+            ci = stats.mean_ci(regret[name][:, j])
+            rows.append({"planner": name, "environments": kk, "largest residual": float(residual[name][:, j].max()),
+                         "regret": float(ci.mean), "low": float(ci.low), "high": float(ci.high), "MDPs": n})
+    return Planners(residual, regret, pd.DataFrame(rows))
 
 
 class CornerTests(NamedTuple):
@@ -520,7 +643,8 @@ def summarize_identification(results: dict) -> pd.DataFrame:
 
 # --------------------------------------------------------------------------------------------- Demonstration 3
 
-STRATEGIES = ("greedy", "random")
+STRATEGIES = ("designed", "committee", "random")
+MENU_STRATEGIES = ("committee", "random")   # the ones that pick from the menu
 
 
 def random_choice(key, widths: irl.Widths, menu, gamma: float) -> np.ndarray:
@@ -529,7 +653,7 @@ def random_choice(key, widths: irl.Widths, menu, gamma: float) -> np.ndarray:
 
 
 def committee_choice(key, widths: irl.Widths, menu, gamma: float, mix: float = 0.2) -> np.ndarray:
-    """The "greedy" strategy's scores (M,): how much a committee of rewards from the current
+    """Our "committee" strategy's scores (M,): how much a committee of rewards from the current
     feasible set disagrees about what to do in each candidate (query by committee); the committee
     is the LP vertices ``widths.points`` pulled ``mix`` of the way toward their mean (see
     :class:`SelectionConfig`); 1e-3 × uniform noise breaks ties at random."""
@@ -539,42 +663,93 @@ def committee_choice(key, widths: irl.Widths, menu, gamma: float, mix: float = 0
 
 
 def strategy(name: str, committee_mix: float = 0.2):
-    """The selection criterion (for :func:`mesalib.irl.select_environments`) of a strategy name."""
-    validate.choice("strategy", name, set(STRATEGIES))
+    """The selection criterion (for :func:`mesalib.irl.select_environments`) of a menu strategy's name."""
+    validate.choice("strategy", name, set(MENU_STRATEGIES))
     if name == "random":
         return random_choice
     return functools.partial(committee_choice, mix=validate.real("committee_mix", committee_mix, low=0.0, high=1.0))
 
 
-def selection_experiment(key, config: SelectionConfig = SelectionConfig()) -> dict:
-    """Greedy against random environment selection over ``num_trials`` random problems.
+class SelectionTrials(NamedTuple):
+    """sizes, regret: strategy -> (num_trials, steps + 1) arrays (see :func:`selection_experiment`)."""
+    sizes: dict
+    regret: dict
 
-    Returns sizes: dict strategy -> (num_trials, steps + 1), each row divided by its size after
-    the first environment (the same for both strategies). Both strategies face the same first
-    environment, menu and true reward in each trial; each draws its own choices.
+
+def _trial(k, c: SelectionConfig):
+    """One problem of Demonstration 3: first environment, menu, held-out environments, true state
+    reward, and the keys of the two menu strategies."""
+    s, a = c.num_states, c.num_actions
+    k_env, k_menu, k_r, k_committee, k_random, k_held = jax.random.split(k, 6)
+    first = np.asarray(mdp.random_mdp(k_env, s, a, branching=c.branching))
+    menu = np.asarray(mdp.random_mdp(k_menu, s, a, branching=c.branching, batch=(c.menu_size,)))
+    held = np.asarray(mdp.random_mdp(k_held, s, a, branching=c.branching, batch=(c.held_out,)))
+    theta = mdp.host_rng(k_r).normal(size=s)
+    return first, menu, held, theta, (k_committee, k_random)
+
+
+def selection_problem(key, config: Config = Config(), trial: int = 0) -> tuple:
+    """(first environment (S, A, S), true state reward (S,)) of one problem of Demonstration 3, as
+    :func:`run_selection` draws it from the chapter's key."""
+    config, k = _prepare(config), keys(key)
+    c = config.selection
+    trial = validate.integer("trial", trial, minimum=0, maximum=c.num_trials - 1)
+    first, _, _, theta, _ = _trial(jax.random.split(k.selection, c.num_trials)[trial], c)
+    return first, theta
+
+
+def first_separation(table: pd.DataFrame, a: str, b: str) -> int | None:
+    """The smallest number of environments chosen from which on the 95% intervals of strategies
+    ``a`` and ``b`` in a :func:`summarize_selection` table never overlap again (None if they overlap
+    at the end)."""
+    ta = table[table["strategy"] == a].set_index("environments chosen")
+    tb = table[table["strategy"] == b].set_index("environments chosen")
+    apart = (ta["high"] < tb["low"]) | (tb["high"] < ta["low"])
+    if not apart.iloc[-1]:
+        return None
+    j = len(apart) - 1
+    while j > 0 and apart.iloc[j - 1]:
+        j -= 1
+    return int(apart.index[j])
+
+
+def selection_experiment(key, config: SelectionConfig = SelectionConfig()) -> SelectionTrials:
+    """Designed, committee and random choice of environments over ``num_trials`` random problems.
+
+    sizes: each row divided by its size after the first environment (the same for every strategy);
+    regret: normalized regret, averaged over ``held_out`` random environments, of the optimal policy
+    of the feasible set's Chebyshev centre (each value counted as 0 below ``REGRET_FLOOR``), after
+    the first environment and after each further one. All strategies face the same first
+    environment, true reward and held-out environments in each trial, the menu strategies the same
+    menu; each menu strategy draws its own choices.
     """
     key = validate.prng_key("key", key)
     c = config.validated()
-    s, a = c.num_states, c.num_actions
-    out = {name: [] for name in STRATEGIES}
+    a = c.num_actions
+    sizes = {name: [] for name in STRATEGIES}
+    regret = {name: [] for name in STRATEGIES}
     for k in jax.random.split(key, c.num_trials):
-        k_env, k_menu, k_r, k_greedy, k_random = jax.random.split(k, 5)
-        first = np.asarray(mdp.random_mdp(k_env, s, a, branching=c.branching))
-        menu = np.asarray(mdp.random_mdp(k_menu, s, a, branching=c.branching, batch=(c.menu_size,)))
-        theta = mdp.host_rng(k_r).normal(size=s)
-        for name, k_sel in zip(STRATEGIES, (k_greedy, k_random)):
-            _, sizes = irl.select_environments(k_sel, theta, first, menu, c.gamma, c.steps,
-                                               strategy(name, c.committee_mix))
-            out[name].append(sizes / sizes[0])
-    return {name: np.array(v) for name, v in out.items()}
+        first, menu, held, theta, (k_committee, k_random) = _trial(k, c)
+        runs = {"designed": irl.design_environments(theta, first, c.gamma, c.steps)}
+        for name, k_sel in zip(MENU_STRATEGIES, (k_committee, k_random)):
+            runs[name] = irl.select_environments(k_sel, theta, first, menu, c.gamma, c.steps,
+                                                 strategy(name, c.committee_mix))
+        true_r = np.repeat(theta[:, None], a, axis=1)
+        for name, res in runs.items():
+            sizes[name].append(res.sizes / res.sizes[0])
+            cand = np.repeat(res.centers[:, None, :, None], a, axis=-1)        # (steps + 1, 1, S, A)
+            per_env = np.asarray(irl.normalized_regret(held, true_r, cand, c.gamma))   # (steps + 1, held_out)
+            regret[name].append(np.where(per_env < REGRET_FLOOR, 0.0, per_env).mean(-1))
+    return SelectionTrials({n: np.array(v) for n, v in sizes.items()}, {n: np.array(v) for n, v in regret.items()})
 
 
-def summarize_selection(sizes: dict) -> pd.DataFrame:
-    """DataFrame (strategy, environments chosen, size, low, high) from strategy -> (trials, steps + 1)."""
+def summarize_selection(values: dict, measure: str = "size") -> pd.DataFrame:
+    """DataFrame (strategy, environments chosen, <measure>, low, high) from strategy -> (trials, steps + 1):
+    the mean over trials with a 95% bootstrap interval."""
     rows = []
-    for name, arr in sizes.items():
+    for name, arr in values.items():
         for j in range(arr.shape[1]):
             ci = stats.mean_ci(arr[:, j])
-            rows.append({"strategy": name, "environments chosen": j, "size": float(ci.mean),
+            rows.append({"strategy": name, "environments chosen": j, measure: float(ci.mean),
                          "low": float(ci.low), "high": float(ci.high)})
     return pd.DataFrame(rows)
