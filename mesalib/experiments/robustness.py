@@ -418,7 +418,8 @@ def run_budget(key, config: BudgetConfig = BudgetConfig(), progress: bool | str 
 
 def budget_table(result: BudgetResult, level: float = 0.95) -> pd.DataFrame:
     """Per budget and alpha: training return, P(goal), P(ends in corner) and steps / shortest to
-    the corner, each the mean over seeds with a Student's t interval over seeds."""
+    the corner (over the seeds that reached it at least once; at least two must), each the mean
+    over seeds with a Student's t interval over seeds."""
     validate.instance("result", result, BudgetResult, "a BudgetResult (from run_budget)")
     level = validate.real("level", level, low=0.0, high=1.0, low_open=True, high_open=True)
     m = result.metrics
@@ -434,9 +435,8 @@ def budget_table(result: BudgetResult, level: float = 0.95) -> pd.DataFrame:
                                   ("ends in corner", one.ends_in_corner.mean(-1)),
                                   ("steps / shortest to corner", np.array([e for e in eff if e is not None]))):
                 if len(per_seed) < 2:
-                    row.update({col: float(np.mean(per_seed)) if len(per_seed) else None,
-                                f"{col} low": None, f"{col} high": None})
-                    continue
+                    raise ValueError(f"result: at {int(b)} iterations and alpha = {float(a)} only {len(per_seed)} "
+                                     f"seed(s) reached the corner, too few for an interval of {col}")
                 ci = stats.mean_ci(per_seed, level=level, method="t")
                 row.update({col: float(ci.mean), f"{col} low": float(ci.low), f"{col} high": float(ci.high)})
             rows.append(row)
