@@ -87,6 +87,7 @@ class Result(NamedTuple):
     greedy: gridworld.CornerMetrics     # the same agents on the same levels, argmax actions: (A, S, L)
     maze: gridworld.CornerMetrics       # the same agents on deployment levels in unseen mazes: (A, S, L)
     maze_baseline: gridworld.CornerMetrics   # untrained networks on those maze levels: (S, L)
+    maze_levels: gridworld.EnvParams    # those L maze levels
 
 
 def _keys(key):
@@ -114,7 +115,7 @@ def run(key, config: Config = Config(), progress: bool | str = False) -> Result:
     levels = maze_levels(k_maze_levels, sweep, config.eval_levels)
     maze = deploy(k_maze_eval, sweep, levels)
     maze_base = untrained_baseline(k_maze_base, sweep._replace(levels=levels), runs=config.seeds)
-    return Result(sweep, baseline, fit, greedy, maze, maze_base)
+    return Result(sweep, baseline, fit, greedy, maze, maze_base, levels)
 
 
 def maze_levels(key, sweep: SweepResult, count: int) -> gridworld.EnvParams:
