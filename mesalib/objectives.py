@@ -4,10 +4,14 @@ Inverse reinforcement learning reads an objective off behaviour. The candidates 
 "walk to a target" rewards on the gridworld of :mod:`mesalib.gridworld`: +1 for entering the
 target cell, which ends the task; every other cell (the real goal included, if it is not the
 target) is ordinary floor. "Reach the goal" (the base objective) has the goal as target;
-"reach the corner" (the proxy) has the corner. For each candidate and inverse temperature
-``beta`` we run soft value iteration on the known, deterministic dynamics and score the observed
-actions with the Boltzmann-rational policy pi(a|s) ~ exp(beta * Q(s, a)), up to the first
-arrival at any candidate's target (after which the candidates have nothing left to say).
+"reach the corner" (the proxy) has the corner. For each candidate we run ordinary value
+iteration on the known, deterministic dynamics (Q* of "walk to the target") and, for each inverse
+temperature ``beta >= 0``, score the observed actions with the Boltzmann-rational policy
+pi(a|s) ~ exp(beta * Q*(s, a)), up to the first arrival at any candidate's target (after which the
+candidates have nothing left to say). beta = 0 is the uniformly random policy; large beta is the
+optimal one. (The soft, entropy-regularized values of :func:`soft_q` are not used by the fit: for
+beta below ~20 their entropy bonus outweighs the +1 target reward on this grid, so a "walk to the
+target" policy built on them rarely enters its target.)
 
 A mixture candidate says that in each episode the agent pursues the goal with probability ``w``
 and the corner otherwise; its likelihood is w * L_goal + (1 - w) * L_corner per episode. The
@@ -26,7 +30,7 @@ import numpy as np
 
 from mesalib import gridworld, validate
 
-DEFAULT_BETAS = tuple(float(b) for b in np.geomspace(2.0, 512.0, 9))
+DEFAULT_BETAS = (0.0,) + tuple(float(b) for b in np.geomspace(1.0, 1024.0, 11))   # 0 (random), 1, 2, 4, ..., 1024
 DEFAULT_WEIGHTS = tuple(float(w) for w in np.round(np.linspace(0.0, 1.0, 21), 2))
 # Soft value iteration runs in float32: beta * Q must stay far from overflow, and at very large
 # beta the logsumexp loses Q itself (NaN from 1e10 on); at very small beta V ~ log(4) / beta.
@@ -62,6 +66,9 @@ def _soft_q(walls, target, beta, gamma, iters):
 def soft_q(walls, target, beta: float, gamma: float = 0.95, iters: int = 100) -> jax.Array:
     """Soft (maximum-entropy) Q-values of "walk to ``target``" at inverse temperature beta: (H, W, 4).
 
+    Not the model the fit uses: the soft value adds an entropy bonus of up to log(4) / beta per
+    step, which for small beta outweighs the +1 target reward (see :func:`optimal_q`).
+
     Q(s, a) = [s' = target] + gamma * [s' != target] * V(s'), V(s) = logsumexp_a(beta * Q(s, a)) / beta;
     ``iters`` backups from V = 0. As beta grows, V approaches gamma ** (distance - 1).
     """
@@ -79,9 +86,46 @@ def soft_q(walls, target, beta: float, gamma: float = 0.95, iters: int = 100) ->
     return q
 
 
+def _optimal_q(walls, target, gamma, iters):
+    h, width = walls.shape
+    nxt = _transitions(walls)
+    done = (nxt == target[0] * width + target[1]).astype(jnp.float32)  # +1 and the task ends
+
+    def backup(_, v):
+        return (done + gamma * (1.0 - done) * v[nxt]).max(axis=1)
+
+    v = jax.lax.fori_loop(0, iters, backup, jnp.zeros(h * width, jnp.float32))
+    return (done + gamma * (1.0 - done) * v[nxt]).reshape(h, width, gridworld.NUM_ACTIONS)
+
+
+def _check_q_args(walls, target, gamma, iters):
+    walls_np = gridworld.check_walls(walls)
+    gridworld.check_position("target", target, walls_np)
+    gamma = validate.real("gamma", gamma, low=0.0, high=1.0, high_open=True, dtype=np.float32)
+    if np.float32(gamma) == 1:
+        raise ValueError(f"gamma = {gamma!r} rounds to 1 in float32, where the values diverge; use gamma <= 0.9999999")
+    iters = validate.integer("iters", iters, minimum=1, maximum=MAX_ITERS)
+    return walls_np, gamma, iters
+
+
+def optimal_q(walls, target, gamma: float = 0.95, iters: int = 100) -> jax.Array:
+    """Optimal Q-values Q* of "walk to ``target``": (H, W, 4).
+
+    Q*(s, a) = [s' = target] + gamma * [s' != target] * max_a' Q*(s', a'), ``iters`` backups from
+    V = 0; once ``iters`` exceeds the longest shortest path, Q*(s, a) = gamma ** (d(s') ) for the
+    distance d(s') from the next cell s' to the target (gamma ** 0 = 1 when s' is the target).
+    """
+    walls_np, gamma, iters = _check_q_args(walls, target, gamma, iters)
+    return _optimal_q(jnp.asarray(walls_np), jnp.asarray(target, jnp.int32), gamma, iters)
+
+
 def boltzmann_policy(walls, target, beta: float, gamma: float = 0.95, iters: int = 100) -> jax.Array:
-    """pi(a | s) proportional to exp(beta * Q(s, a)) for "walk to target": (H, W, 4)."""
-    return jax.nn.softmax(beta * soft_q(walls, target, beta, gamma, iters), axis=-1)
+    """pi(a | s) proportional to exp(beta * Q*(s, a)) for "walk to target", Q* the ordinary optimal
+    values of :func:`optimal_q`: (H, W, 4). beta = 0 is uniformly random; large beta is greedy."""
+    walls_np, gamma, iters = _check_q_args(walls, target, gamma, iters)
+    beta = validate.real("beta", beta, low=0.0, high=BETA_MAX, dtype=np.float32)
+    q = _optimal_q(jnp.asarray(walls_np), jnp.asarray(target, jnp.int32), gamma, iters)
+    return jax.nn.softmax(jnp.float32(beta) * q, axis=-1)
 
 
 class ObjectiveFit(NamedTuple):
@@ -98,6 +142,11 @@ class ObjectiveFit(NamedTuple):
     def _index(self, name, candidate) -> int:
         validate.choice(name, candidate, set(self.names))
         return self.names.index(candidate)
+
+    def best_beta(self) -> np.ndarray:
+        """The maximum-likelihood inverse temperature per group and candidate: (..., C)
+        (0 means the candidate explains the actions no better than uniformly random choice)."""
+        return np.asarray(self.betas)[self.episode_ll.sum(-3).argmax(-1)]
 
     def loglik(self) -> np.ndarray:
         """Total log-likelihood of each candidate, beta fitted per group and candidate: (..., C)."""
@@ -152,8 +201,9 @@ def fit_objective(traj: gridworld.Trajectory, levels: gridworld.EnvParams, candi
     levels: a batch of L levels (walls (L, H, W), ...); traj: one episode per level with any
     leading group axes, e.g. pos (A, S, L, T+1, 2) for alphas x seeds. candidates: name ->
     target cell, either (2,) for all levels or (L, 2), e.g.
-    ``{"goal": levels.goal, "corner": (1, 5)}``. Soft policies are computed once per level and
-    shared by every group that played it.
+    ``{"goal": levels.goal, "corner": (1, 5)}``. betas: inverse temperatures >= 0 (0 is the
+    uniformly random policy, so the fitted log-likelihood is never below chance). Policies are
+    computed once per level and shared by every group that played it.
     """
     validate.instance("traj", traj, gridworld.Trajectory, "a gridworld.Trajectory (from gridworld.evaluate)")
     validate.instance("levels", levels, gridworld.EnvParams, "a batch of levels (an EnvParams with walls (L, H, W))")
@@ -178,9 +228,9 @@ def fit_objective(traj: gridworld.Trajectory, levels: gridworld.EnvParams, candi
             gridworld.check_position(f"candidates[{name!r}][{i}]", t[i], walls[i])
         targets.append(t)
     targets = jnp.asarray(np.stack(targets, 1), jnp.int32)  # (L, C, 2)
-    betas_np = _check_grid("betas", betas, 0.0, low_open=True)
+    betas_np = _check_grid("betas", betas, 0.0)
     for i, b in enumerate(betas_np):
-        _beta(f"betas[{i}]", b)
+        validate.real(f"betas[{i}]", b, low=0.0, high=BETA_MAX, dtype=np.float32)
     gamma = validate.real("gamma", gamma, low=0.0, high=1.0, high_open=True, dtype=np.float32)
     if np.float32(gamma) == 1:
         raise ValueError(f"gamma = {gamma!r} rounds to 1 in float32, where the values diverge; use gamma <= 0.9999999")
@@ -193,8 +243,7 @@ def fit_objective(traj: gridworld.Trajectory, levels: gridworld.EnvParams, candi
     ll, n = _episode_lls(logpi, targets, flat.pos, flat.action, flat.alive)
     ll = np.asarray(ll, np.float64).reshape(group_shape + ll.shape[1:])
     if not np.all(np.isfinite(ll)):
-        raise ValueError("betas and gamma overflow float32 in soft value iteration for these levels; "
-                         "use betas nearer 1 or a smaller gamma")
+        raise ValueError("betas overflow float32 in the Boltzmann policies for these levels; use smaller betas")
     n = np.asarray(n).reshape(group_shape + n.shape[1:])
     return ObjectiveFit(tuple(candidates), betas_np, ll, n)
 
@@ -217,10 +266,11 @@ def _check_traj(traj, walls):
 
 @partial(jax.jit, static_argnums=(3, 4))
 def _log_policies(walls, targets, betas, gamma, iters):
-    """Boltzmann log-policies for every level, candidate and beta: (L, C, B, H, W, 4)."""
-    def one(w, t, b):
-        return jax.nn.log_softmax(b * _soft_q(w, t, b, gamma, iters), axis=-1)
-    per_level = lambda w, ts: jax.vmap(lambda t: jax.vmap(lambda b: one(w, t, b))(betas))(ts)  # noqa: E731
+    """Boltzmann log-policies over Q* for every level, candidate and beta: (L, C, B, H, W, 4)."""
+    def per_target(w, t):
+        q = _optimal_q(w, t, gamma, iters)
+        return jax.vmap(lambda b: jax.nn.log_softmax(b * q, axis=-1))(betas)
+    per_level = lambda w, ts: jax.vmap(lambda t: per_target(w, t))(ts)  # noqa: E731
     return jax.vmap(per_level)(walls, targets)
 
 

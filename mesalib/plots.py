@@ -356,3 +356,27 @@ def log_dots_ci(df: pd.DataFrame, category: str, value: str, low: str, high: str
         y=ye, x=alt.X(f"{value}:Q", title=value_title or value, scale=scale), color=col,
         tooltip=[category, color, value, low, high])
     return alt.layer(bars, dots).properties(width=WIDTH, height=max(HEIGHT, 30 * data[category].nunique()))
+
+
+def line_band_facets(df: pd.DataFrame, x: str, y: str, low: str, high: str, facet: str, title: str = "",
+                     x_title: str | None = None, y_title: str | None = None, columns: int = 4,
+                     sort=None) -> alt.FacetChart:
+    """One small panel per value of ``facet``, each a mean curve with its confidence band and a dot
+    on its peak (the first, at the smallest ``x``, when several values tie), with independent y
+    axes (curves of very different levels stay readable side by side)."""
+    _check_columns(df, x, y, low, high, facet)
+    _check_values(df, x, y, low, high)
+    _check_options(title, x_title, y_title)
+    columns = validate.integer("columns", columns, minimum=1, maximum=100)
+    data = round_frame(df)
+    base = alt.Chart().encode(x=alt.X(f"{x}:Q", title=x_title or x))
+    band = base.mark_area(opacity=0.25, color=PALETTE[0]).encode(
+        y=alt.Y(f"{low}:Q", title=y_title or y, scale=alt.Scale(zero=False)), y2=f"{high}:Q")
+    line = base.mark_line(color=PALETTE[0]).encode(y=alt.Y(f"{y}:Q"), tooltip=[facet, x, y, low, high])
+    peak = base.transform_window(rank="row_number()", sort=[alt.SortField(y, order="descending"),
+                                                           alt.SortField(x, order="ascending")],
+                                 groupby=[facet]).transform_filter("datum.rank == 1").mark_point(
+        filled=True, size=60, color=PALETTE[1]).encode(y=alt.Y(f"{y}:Q"), tooltip=[facet, x, y])
+    return alt.layer(band, line, peak, data=data).properties(width=180, height=160).facet(
+        facet=alt.Facet(f"{facet}:N", title=facet, sort=sort), columns=columns, title=title
+    ).resolve_scale(y="independent")

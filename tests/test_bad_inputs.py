@@ -346,6 +346,10 @@ ROWS = [
     Row("objectives.soft_q/gamma-rounds-to-1", lambda: objectives.soft_q(room(), (1, 5), 2.0, gamma=1 - 1e-9), ValueError, r"^gamma = .* rounds to 1 in float32"),
     Row("objectives.soft_q/iters-unbounded", lambda: objectives.soft_q(room(), (1, 5), 2.0, iters=10**9), ValueError, r"^iters must be <= 100000"),
     Row("objectives.boltzmann_policy/target-outside", lambda: objectives.boltzmann_policy(room(), (7, 7), 2.0), ValueError, r"^target = \(7, 7\) is outside"),
+    Row("objectives.boltzmann_policy/beta-negative", lambda: objectives.boltzmann_policy(room(), (1, 5), -1.0), ValueError, r"^beta must be >= 0"),
+    Row("objectives.optimal_q/gamma-rounds-to-1", lambda: objectives.optimal_q(room(), (1, 5), gamma=1 - 1e-9), ValueError, r"^gamma = .* rounds to 1 in float32"),
+    Row("objectives.optimal_q/target-on-wall", lambda: objectives.optimal_q(room(), (0, 0)), ValueError, r"^target = \(0, 0\) is on a wall"),
+    Row("objectives.fit_objective/betas-negative", lambda: objectives.fit_objective(traj(), levels(), {"corner": (1, 5)}, betas=(0.0, -1.0)), ValueError, r"^betas\[1\] must be >= 0"),
     Row("objectives.fit_objective/traj-dict", lambda: objectives.fit_objective({"action": 0}, levels(), {"corner": (1, 5)}), ValueError, r"^traj must be a gridworld.Trajectory"),
     Row("objectives.fit_objective/betas-1e12", lambda: objectives.fit_objective(traj(), levels(), {"corner": (1, 5)}, betas=(1.0, 1e12)), ValueError, r"^betas\[1\] must be <= 1000000"),
     Row("objectives.fit_objective/betas-nan", lambda: objectives.fit_objective(traj(), levels(), {"corner": (1, 5)}, betas=(NAN,)), ValueError, r"^betas must be finite"),
@@ -446,6 +450,17 @@ ROWS = [
     Row("rb.competence_table/target-unknown", lambda: rb.competence_table({"agent": (metrics(), "wall")}), ValueError, r"^rows\['agent'\]\[1\] must be one of"),
     Row("rb.fit_table/alphas-length", lambda: rb.fit_table(fit(), (0.0, 0.2)), ValueError, r"^alphas has 2 values but fit has 1 alpha group"),
     Row("rb.mixture_frame/weights-above-1", lambda: rb.mixture_frame(fit(), (0.0,), weights=(0.5, 2.0)), ValueError, r"^weights\[1\] must be <= 1.0"),
+    Row("rb.seed_table/result-wrong-type", lambda: rb.seed_table(fake_sweep()), ValueError, r"^result must be the chapter's Result"),
+    Row("rb.fitted_betas/alphas-length", lambda: rb.fitted_betas(fit(), (0.0, 0.2)), ValueError, r"^alphas has 2 values but fit has 1 alpha group"),
+    Row("rb.deploy/sweep-wrong-type", lambda: rb.deploy(KEY, fake_sweep(), levels()), ValueError, r"^sweep must be a SweepResult"),
+    Row("rb.maze_levels/sweep-wrong-type", lambda: rb.maze_levels(KEY, fake_sweep(), 4), ValueError, r"^sweep must be a SweepResult"),
+    Row("rb.irl_rewards/sweep-wrong-type", lambda: rb.irl_rewards(fake_sweep(), 0), ValueError, r"^sweep must be a SweepResult"),
+    Row("rb.BudgetConfig/budgets-zero", lambda: rb.BudgetConfig(budgets=(0,)).validated(), ValueError, r"^budgets\[0\] must be >= 1"),
+    Row("rb.BudgetConfig/budgets-empty", lambda: rb.BudgetConfig(budgets=()).validated(), ValueError, r"^budgets must"),
+    Row("rb.BudgetConfig/alphas-out-of-range", lambda: rb.BudgetConfig(alphas=(2.0,)).validated(), ValueError, r"^alphas\[0\] must be <= 1.0"),
+    Row("rb.run_budget/config-wrong-type", lambda: rb.run_budget(KEY, rb.Config()), ValueError, r"^config must be an experiments.robustness.BudgetConfig"),
+    Row("rb.budget_table/result-wrong-type", lambda: rb.budget_table(fake_sweep()), ValueError, r"^result must be a BudgetResult"),
+    Row("ex2.nearer_targets/corner-outside", lambda: ex2.nearer_targets(levels(), (1, 9)), ValueError, r"^corner = \(1, 9\) is outside"),
     # ---------------------------------------------------------------- exercise helpers (they may raise; the checkers may not)
     Row("ex2.counterexamples/alpha-string", lambda: ex2.counterexamples(fake_sweep(), "0.01"), ValueError, r"^alpha must be a finite real number"),
     Row("ex2.counterexamples/result-wrong-type", lambda: ex2.counterexamples({"alphas": [0.0]}, 0.01), ValueError, r"^result must be the sweep of the chapter"),
@@ -796,6 +811,8 @@ CHECKER_ROWS = [
     CheckerRow("check_on_path_fraction/corner-outside", lambda: ex2.check_on_path_fraction(0.5, levels(), (1, 9)), "could not read the levels or the corner"),
     CheckerRow("check_on_path_fraction/levels-string", lambda: ex2.check_on_path_fraction(0.5, "levels", (1, 5)), "could not read the levels or the corner"),
     CheckerRow("check_on_path_fraction/answer-nan", lambda: ex2.check_on_path_fraction(NAN, levels(), (1, 5)), "fraction between 0 and 1"),
+    CheckerRow("check_nearer_candidate/sweep-wrong", lambda: ex2.check_nearer_candidate(0.1, {"alphas": [0.0]}), "could not read the sweep result"),
+    CheckerRow("check_nearer_candidate/answer-inf", lambda: ex2.check_nearer_candidate(INF, fake_sweep()), "Give one number"),
 ]
 
 
@@ -876,6 +893,13 @@ def chapter_outputs(monkeypatch_module):
     out["rb.mixture_frame"] = rb.mixture_frame(result.fit, result.sweep.alphas)
     out["rb.fit.per_action"] = result.fit.per_action()
     out["rb.fit.mixture"] = result.fit.mixture()
+    out["rb.seed_table"] = rb.seed_table(result)
+    out["rb.fitted_betas"] = rb.fitted_betas(result.fit, result.sweep.alphas)
+    out["rb.fit.best_beta"] = result.fit.best_beta()
+    out["rb.irl_rewards"] = rb.irl_rewards(result.sweep, 0)
+    budget = rb.run_budget(key, rb.BudgetConfig())
+    out["rb.run_budget"] = budget
+    out["rb.budget_table"] = rb.budget_table(budget)
     out["gridworld.path_efficiency"] = g.path_efficiency(runs_of(0))
     return out
 

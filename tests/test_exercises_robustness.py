@@ -70,3 +70,31 @@ def test_on_path_fraction(capsys):
     assert not exercises.check_on_path_fraction(1.5, levels, corner)
     assert not exercises.check_on_path_fraction(None, levels, corner)
     assert "shortest" in capsys.readouterr().out
+
+
+def test_nearer_candidate(capsys):
+    from mesalib import objectives, ppo
+
+    room = g.open_room(7, 7)
+    levels = g.sample_levels(jax.random.key(1), g.corner_task(room, 0.0, deploy=True), 16)
+    corner = np.array([1, 5])
+    # reference targets in NumPy: open room, so BFS distance is the Manhattan distance
+    s, gl = np.asarray(levels.start), np.asarray(levels.goal)
+    d_goal, d_corner = np.abs(s - gl).sum(1), np.abs(s - corner).sum(1)
+    want_targets = np.where((d_goal <= d_corner)[:, None], gl, corner)
+    assert np.array_equal(exercises.nearer_targets(levels, corner), want_targets)
+    # two alphas x two untrained networks stand in for the sweep's agents
+    params = [ppo.init_policy(k, 7 * 7 * 3, 4, (8,)) for k in jax.random.split(jax.random.key(2), 4)]
+    stacked = jax.tree_util.tree_map(lambda *xs: np.stack(xs), *params)
+    traj = g.evaluate(jax.random.key(3), ppo.sample_action, stacked, levels, 30)
+    traj = jax.tree_util.tree_map(lambda x: np.asarray(x).reshape((2, 2) + x.shape[1:]), traj)
+    sweep = SimpleNamespace(alphas=np.array([0.0, 0.05]), train_metrics={"episodes": np.ones((3, 2, 2))},
+                            levels=levels, corner=corner, traj=traj)
+    per_alpha = jax.tree_util.tree_map(lambda x: x[1], traj)
+    fit = objectives.fit_objective(per_alpha, levels, {"goal": levels.goal, "corner": corner, "nearer": want_targets})
+    right = float(fit.per_action()[:, 2].mean())
+    assert exercises.check_nearer_candidate(right, sweep, alpha=0.05)
+    assert not exercises.check_nearer_candidate(right + 0.1, sweep, alpha=0.05)
+    assert not exercises.check_nearer_candidate(None, sweep)
+    assert not exercises.check_nearer_candidate(0.0, SimpleNamespace(), alpha=0.05)   # not a sweep: no raise
+    assert "nats" in capsys.readouterr().out

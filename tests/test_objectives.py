@@ -1,4 +1,4 @@
-"""Tests for mesalib.objectives: soft value iteration and the Boltzmann-rational objective fit."""
+"""Tests for mesalib.objectives: optimal and soft value iteration and the Boltzmann-rational objective fit."""
 import mesalib  # noqa: F401
 
 import jax
@@ -58,9 +58,39 @@ def test_soft_q_approaches_discounted_distance_at_high_beta():
         assert not walls[nr, nc] and d[nr, nc] == d[r, c] - 1
 
 
+def test_optimal_q_is_discounted_distance_and_beta_zero_is_uniform():
+    walls = np.asarray(g.mazes(jax.random.key(0), 1, 9, 9)[0])
+    target = (1, 7)
+    q = np.asarray(ob.optimal_q(walls, target, gamma=0.9, iters=120))
+    assert_shape(q, (9, 9, 4))
+    d = np.asarray(g.distances(walls, target)).astype(np.float64)
+    free = ~walls
+    # float64 reference from the definition: Q*(s, a) = gamma ** d(s'), s' the cell a leads to
+    for r, c in zip(*np.nonzero(free)):
+        if (r, c) == target:
+            continue
+        for a, (dr, dc) in enumerate(g.DELTAS):
+            nr, nc = (r + dr, c + dc) if not walls[r + dr, c + dc] else (r, c)
+            assert_close(q[r, c, a], 0.9 ** d[nr, nc], atol=1e-6, rtol=1e-5)
+    uniform = np.asarray(ob.boltzmann_policy(walls, target, beta=0.0))
+    assert_close(uniform[free], 0.25, atol=1e-7)
+    greedy = np.asarray(ob.boltzmann_policy(walls, target, beta=1e4, gamma=0.9))
+    for r, c in zip(*np.nonzero(free)):
+        if (r, c) != target:
+            nr, nc = np.array([r, c]) + g.DELTAS[greedy[r, c].argmax()]
+            assert d[nr, nc] == d[r, c] - 1
+    # unlike the soft values, a moderately rational (beta = 20) walker still prefers to approach
+    pi = np.asarray(ob.boltzmann_policy(walls, target, beta=20.0))
+    soft = np.asarray(jax.nn.softmax(20.0 * ob.soft_q(walls, target, beta=20.0), -1))
+    step_closer = lambda p: np.mean([sum(p[r, c, a] for a, (dr, dc) in enumerate(g.DELTAS)  # noqa: E731
+                                         if not walls[r + dr, c + dc] and d[r + dr, c + dc] == d[r, c] - 1)
+                                     for r, c in zip(*np.nonzero(free)) if (r, c) != target])
+    assert step_closer(pi) > step_closer(soft)
+
+
 def boltzmann_episodes(key, levels, targets, beta, max_steps=30):
-    """One episode per level from the Boltzmann policy towards targets (L, 2)."""
-    pis = jax.vmap(lambda w, t: jax.nn.softmax(beta * ob._soft_q(w, t, beta, 0.95, 100), -1))(levels.walls, targets)
+    """One episode per level from the Boltzmann policy (over Q*) towards targets (L, 2)."""
+    pis = jax.vmap(lambda w, t: jax.nn.softmax(beta * ob._optimal_q(w, t, 0.95, 100), -1))(levels.walls, targets)
 
     def one(k, lv, pi):
         def policy(kk, obs):
@@ -77,8 +107,8 @@ def test_fit_recovers_the_objective_that_generated_the_behaviour():
     room = g.open_room(7, 7)
     levels = g.sample_levels(jax.random.key(0), g.corner_task(room, 0.0, deploy=True), 64)
     corner = jnp.broadcast_to(jnp.array(CORNER, jnp.int32), (64, 2))
-    to_goal = boltzmann_episodes(jax.random.key(1), levels, levels.goal, beta=60.0)
-    to_corner = boltzmann_episodes(jax.random.key(2), levels, corner, beta=60.0)
+    to_goal = boltzmann_episodes(jax.random.key(1), levels, levels.goal, beta=64.0)
+    to_corner = boltzmann_episodes(jax.random.key(2), levels, corner, beta=64.0)
     half = jax.tree_util.tree_map(lambda a, b: jnp.where(
         (jnp.arange(64) % 2 == 0).reshape((64,) + (1,) * (a.ndim - 1)), a, b), to_goal, to_corner)
     traj = jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), to_goal, to_corner, half)  # groups (3, L, ...)
@@ -91,8 +121,11 @@ def test_fit_recovers_the_objective_that_generated_the_behaviour():
     assert pa[0, 1] < pa[0, 0] - 0.5 and pa[1, 0] < pa[1, 1] - 0.5
     w = fit.best_weight()
     assert w[0] >= 0.9 and w[1] <= 0.1 and 0.3 <= w[2] <= 0.7
-    beta_hat = fit.betas[fit.episode_ll[0, :, 0].sum(0).argmax()]
-    assert 16 <= beta_hat <= 256  # the generating beta (60) lies between grid points 45 and 91
+    beta_hat = fit.best_beta()
+    assert_shape(beta_hat, (3, 2))
+    assert beta_hat[0, 0] == fit.betas[fit.episode_ll[0, :, 0].sum(0).argmax()]
+    assert 32 <= beta_hat[0, 0] <= 128 and 32 <= beta_hat[1, 1] <= 128  # generated at beta = 64, a grid point
+    assert fit.betas[0] == 0.0 and np.all(pa >= -1e-6)  # beta = 0 (random) is a candidate: never below chance
     mix = fit.mixture()
     assert_shape(mix, (3, len(ob.DEFAULT_WEIGHTS)))
     assert_close(mix[:2, [-1, 0]].diagonal(), pa[[0, 1], [0, 1]], atol=1e-6)  # w = 1, w = 0 are the pure fits
@@ -115,7 +148,7 @@ def test_fit_bad_inputs():
     with pytest.raises(ValueError, match="outside"):
         ob.fit_objective(traj, levels, {"corner": (1, 9)})
     with pytest.raises(ValueError, match="betas"):
-        ob.fit_objective(traj, levels, {"corner": CORNER}, betas=[0.0, 1.0])
+        ob.fit_objective(traj, levels, {"corner": CORNER}, betas=[-1.0, 1.0])
     with pytest.raises(ValueError, match="one episode per level"):
         ob.fit_objective(jax.tree_util.tree_map(lambda x: x[:3], traj), levels, {"corner": CORNER})
     with pytest.raises(ValueError, match="levels must be a batch"):

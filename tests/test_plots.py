@@ -77,3 +77,16 @@ def test_reference_lines_draw_one_rule_and_label_per_row():
         plots.reference_lines(df, "nope", "algorithm")
     with pytest.raises(ValueError, match="mean"):
         plots.reference_lines(df.assign(mean=[1.0, float("nan")]), "mean", "algorithm")
+
+
+def test_line_band_facets_one_panel_per_group_with_independent_y_and_rounded_data():
+    df = pd.DataFrame({"w": [0.0, 0.5, 1.0] * 2, "m": [0.9, 0.5, 0.123456, 0.01, 0.02, 0.015],
+                       "lo": 0.0, "hi": 1.0, "alpha": ["0.0"] * 3 + ["0.2"] * 3})
+    spec = plots.line_band_facets(df, "w", "m", "lo", "hi", facet="alpha").to_dict()
+    assert spec["facet"]["field"] == "alpha" and spec["resolve"]["scale"]["y"] == "independent"
+    marks = [layer["mark"]["type"] if isinstance(layer["mark"], dict) else layer["mark"] for layer in spec["spec"]["layer"]]
+    assert marks == ["area", "line", "point"]       # band, mean curve, the peak of each panel
+    values = next(iter(spec["datasets"].values()))
+    assert [v["m"] for v in values][2] == 0.1235
+    with pytest.raises(ValueError, match="missing column"):
+        plots.line_band_facets(df, "w", "mean", "lo", "hi", facet="alpha")

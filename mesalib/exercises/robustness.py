@@ -143,3 +143,55 @@ def check_on_path_fraction(answer, levels: gridworld.EnvParams, corner) -> bool:
     print(f"Correct: {want:.3f} of the deployment levels put the goal on some shortest route to the corner, "
           "so a pure corner-seeker can step on the goal by accident.")
     return True
+
+
+def nearer_targets(levels: gridworld.EnvParams, corner) -> np.ndarray:
+    """Per level, the target of the candidate "walk to whichever of the goal and the corner is
+    nearer the start" (the goal on a tie): (L, 2) ints."""
+    gridworld.check_levels(levels, "levels")
+    gridworld.check_position("corner", corner, np.asarray(levels.walls[0]))
+    corner = jnp.asarray(corner, jnp.int32)
+
+    def one(walls, goal, start):
+        d_goal = gridworld.bfs_distances(walls, goal)[start[0], start[1]]
+        d_corner = gridworld.bfs_distances(walls, corner)[start[0], start[1]]
+        return jnp.where(d_goal <= d_corner, goal, corner)
+
+    return np.asarray(jax.jit(jax.vmap(one))(levels.walls, levels.goal, levels.start), np.int32)
+
+
+def candidate_scores(sweep, alpha: float) -> dict:
+    """Mean over seeds of the per-action log-likelihood (nats, relative to random) of the goal,
+    the corner and the "nearer" candidate for the agents trained at ``alpha``."""
+    from mesalib import objectives
+
+    i = _alpha_index(sweep, alpha)
+    traj = jax.tree_util.tree_map(lambda x: x[i], sweep.traj)
+    cands = {"goal": sweep.levels.goal, "corner": sweep.corner, "nearer": nearer_targets(sweep.levels, sweep.corner)}
+    fit = objectives.fit_objective(traj, sweep.levels, cands)
+    return dict(zip(fit.names, fit.per_action().mean(0).tolist()))
+
+
+def check_nearer_candidate(answer, sweep, alpha: float = 0.05) -> bool:
+    """answer: the mean over seeds of the per-action log-likelihood (nats relative to random) of
+    the candidate "walk to whichever of goal and corner is nearer the start", for the agents
+    trained at ``alpha`` (within 0.02 nats)."""
+    value = _number(answer)
+    if value is None:
+        return _fail("Give one number: the nearer-target candidate's log-likelihood per action relative to "
+                     "random, averaged over the seeds (fit.per_action() of the new candidate, mean over seeds).")
+    try:
+        scores = candidate_scores(sweep, alpha)
+    except Exception as e:  # noqa: BLE001 - a checker never raises
+        return _broken("the sweep result", e)
+    want = scores["nearer"]
+    if abs(value - want) > 0.02:
+        near = [name for name, v in scores.items() if abs(value - v) <= 0.02]
+        hint = (f" That is the {near[0]} candidate's score; score the new candidate." if near and near[0] != "nearer"
+                else " Build the per-level targets (goal where d(start, goal) <= d(start, corner), else the corner), "
+                     "fit them as a third candidate and average its per_action() over seeds.")
+        return _fail(f"Not yet: {value:.3f} nats is off.{hint}")
+    best = max(scores, key=scores.get)
+    print(f"Correct: {want:.2f} nats per action (goal {scores['goal']:.2f}, corner {scores['corner']:.2f}); "
+          f"the best of the three single candidates at alpha = {alpha} is '{best}'.")
+    return True
