@@ -1,3 +1,4 @@
+import gc
 import json
 import math
 import os
@@ -6,6 +7,20 @@ import pathlib
 import pytest
 
 import mesalib  # noqa: F401  (configures XLA before any test touches JAX)
+
+import jax
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _release_compiled_programs():
+    """Drop every compiled program after each test module. XLA's CPU backend keeps each compiled
+    executable in its own memory mappings; one process running the whole suite compiles tens of
+    thousands of programs, and past the kernel's limit on mappings (vm.max_map_count, 65530 by
+    default) the next compilation crashes the process. Modules rarely share programs, so clearing
+    costs little recompilation."""
+    yield
+    jax.clear_caches()
+    gc.collect()
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 LEDGER = ROOT / "chapters" / "claims_ledger.json"
