@@ -52,7 +52,7 @@ def test_the_ladder_order_holds_point_by_point(ladder):
 def test_crown_certifies_far_more_than_ibp_and_the_exact_method_more_than_crown(ladder, claim):
     s = ladder.summary.set_index(["eps", "method"])
     for eps in CONFIG.ladder.eps_grid:
-        for method in ("IBP", "CROWN", "exact (MILP)"):
+        for method in ("IBP", "CROWN", "CROWN ∩ IBP", "exact (MILP)"):
             row = s.loc[(eps, method)]
             claim(chapter=CHAPTER, claim=f"eps = {eps}: share of test points certified by {method}",
                   value=float(row["fraction"]), low=float(row["low"]), high=float(row["high"]), unit="share",
@@ -62,6 +62,28 @@ def test_crown_certifies_far_more_than_ibp_and_the_exact_method_more_than_crown(
     points = ladder.points
     exact = points["exact"] == "verified"
     assert (exact & ~points["crown"]).sum() >= 3   # points only the exact method certifies
+
+
+def test_pure_crown_is_usually_but_not_always_tighter_than_ibp(ladder, claim):
+    table = chapter.crown_vs_ibp(ladder.points).set_index("eps")
+    for eps, row in table.iterrows():
+        for col in ("CROWN's bound tighter", "IBP's bound tighter", "IBP certifies, CROWN not"):
+            claim(chapter=CHAPTER, claim=f"eps = {eps}: points where {col}", value=float(row[col]), unit="points",
+                  interval=f"count of {int(row['points'])} test points, one network", seeds=1, tolerance=0)
+        assert row["CROWN's bound tighter"] >= 0.95 * row["points"]
+    assert table["IBP's bound tighter"].sum() >= 1       # not a theorem: IBP wins somewhere
+    points = ladder.points
+    assert (points["crown_ibp"] >= points["ibp"]).all()   # CROWN ∩ IBP never loses a point IBP certifies
+
+
+@pytest.mark.timeout(600)
+def test_z3_in_exact_arithmetic_agrees_with_the_milp(network, claim):
+    check = chapter.run_z3_crosscheck(KEY, network, CONFIG)
+    agree = int((check["milp"] == check["z3"]).sum())
+    claim(chapter=CHAPTER, claim="points where the MILP and z3 agree (every 10th test point, eps = 0.3)",
+          value=float(agree), unit="points", interval=f"count of {len(check)} points, one network", seeds=1, tolerance=0)
+    assert agree == len(check) == 10
+    assert set(check["z3"]) == {"verified", "falsified"}
 
 
 @pytest.mark.timeout(600)
@@ -123,9 +145,22 @@ def test_under_observation_noise_the_verifier_decides_every_box(policy, claim):
 
 
 @pytest.mark.timeout(600)
+def test_z3_decides_a_proposition_about_each_hidden_unit(policy, claim):
+    units = chapter.run_activations(KEY, policy, CONFIG)
+    counts = units["never fires"].value_counts()
+    for status in ("verified", "falsified"):
+        claim(chapter=CHAPTER, claim=f"layer-2 units whose 'never fires' is {status} (delta = 0.25, hazard right)",
+              value=float(counts.get(status, 0)), unit="units", interval="count of 16 units, one policy", seeds=1,
+              tolerance=0)
+    assert counts.get("unknown", 0) == 0 and counts["verified"] > 0 and counts["falsified"] > 0
+    fired = units[units["never fires"] == "falsified"]
+    assert (fired["activation at the witness"] > 0).all()     # each witness really makes its unit fire
+
+
+@pytest.mark.timeout(600)
 def test_the_candidates_are_stated_and_decided(policy):
     table = chapter.run_candidates(KEY, policy, CONFIG)
-    invariance, region, probe = table["result"]
+    invariance, region, probe, baseline = table["result"]
     assert region == "verified"                 # heads up or right for goals up and to the right
     assert invariance == "falsified"            # the hazard behind the agent changes the action ...
     up, right = datasets.ACTIONS.index("up"), datasets.ACTIONS.index("right")
@@ -134,3 +169,5 @@ def test_the_candidates_are_stated_and_decided(policy):
     assert set(policy.action[behind]) == {up, right}
     verified, boxes = map(int, re.fullmatch(r"verified in (\d+) of (\d+) boxes", probe).groups())
     assert boxes == 47 and 0 < verified < boxes  # the probe holds around only some observations
+    exact, n = map(int, re.fullmatch(r"within 0.5 at (\d+) of (\d+) observations", baseline).groups())
+    assert n == 47 and verified <= exact          # noise can only lose boxes the baseline had

@@ -17,7 +17,7 @@ import jax
 import numpy as np
 import pandas as pd
 
-from mesalib import datasets, probes, stats, train, validate, verify
+from mesalib import datasets, nn, probes, stats, train, validate, verify
 
 STATUS_NAMES = {"verified": "certified by exact only", "falsified": "falsified by exact only"}
 
@@ -37,6 +37,8 @@ class LadderConfig(NamedTuple):
     grid_eps: float = 0.2           # the status map's radius
     grid_resolution: int = 40       # its cells per axis
     grid_time_limit: float = 10.0
+    z3_stride: int = 10             # the z3 cross-check takes every z3_stride-th test point ...
+    z3_eps: float = 0.3             # ... at this radius
 
     def full(self) -> "LadderConfig":
         """The full sweep recorded in the text (twice the points, twice the radii)."""
@@ -60,6 +62,8 @@ class LadderConfig(NamedTuple):
         validate.real("grid_eps", self.grid_eps, low=0.0)
         validate.integer("grid_resolution", self.grid_resolution, minimum=2, maximum=70)
         validate.real("grid_time_limit", self.grid_time_limit, low=0.0, low_open=True)
+        validate.integer("z3_stride", self.z3_stride, minimum=1)
+        validate.real("z3_eps", self.z3_eps, low=0.0)
         if not isinstance(self.fit, train.FitConfig):
             raise ValueError(f"fit must be a train.FitConfig, got {type(self.fit).__name__}")
         return self._replace(eps_grid=eps, fit=self.fit.validated())
@@ -212,6 +216,22 @@ def run_grid(key, network: Network, config: Config = Config()) -> pd.DataFrame:
                        time_limit=c.grid_time_limit)
 
 
+def run_z3_crosscheck(key, network: Network, config: Config = Config()) -> pd.DataFrame:
+    """The MILP's verdicts (floating point, HiGHS's tolerances) against z3's (exact rationals) on every
+    ``z3_stride``-th test point at radius ``z3_eps``: one row per point with both statuses and times."""
+    config = _prepare(config)
+    c = config.ladder
+    props = verify.robustness_properties(network.predicted, 2)
+    rows = []
+    for i in range(0, len(network.x_test), c.z3_stride):
+        box = verify.linf_ball(network.x_test[i], c.z3_eps)
+        prop = verify.Property(props.c[i], props.d[i], props.groups)
+        m = verify.exact_check(network.params, box, prop, "milp", time_limit=c.time_limit, skip_certified=False)
+        z = verify.exact_check(network.params, box, prop, "z3", time_limit=c.time_limit)
+        rows.append({"point": i, "milp": m.status, "z3": z.status, "milp_ms": 1e3 * m.seconds, "z3_ms": 1e3 * z.seconds})
+    return pd.DataFrame(rows)
+
+
 def point_frame(network: Network) -> pd.DataFrame:
     """The test points with their predicted labels (columns x0, x1, label), to draw on the map."""
     return pd.DataFrame({"x0": network.x_test[:, 0], "x1": network.x_test[:, 1], "label": network.predicted})
@@ -228,8 +248,10 @@ def ladder(key, params, x, labels, eps_grid, pgd_steps: int = 40, pgd_restarts: 
     """Robustness of (x, labels) in L-infinity balls of each radius, by every method.
 
     Returns (points, times): ``points`` has one row per (eps, point) with booleans ``ibp``,
-    ``crown`` (certified), ``pgd_falsified``, the exact status and the exact margin; ``times``
-    has seconds per point for each method and eps (first calls compile outside the timing).
+    ``crown`` (pure CROWN), ``crown_ibp`` (CROWN ∩ IBP) (certified), the certified margin bounds
+    ``ibp_bound`` and ``crown_bound``, ``pgd_falsified``, the exact status and the exact margin;
+    ``times`` has the mean milliseconds per point for each method and eps (first calls compile
+    outside the timing; the MILP also gets its median and maximum).
     """
     validate.prng_key("key", key)
     p = verify.check_params(params)
@@ -249,7 +271,7 @@ def ladder(key, params, x, labels, eps_grid, pgd_steps: int = 40, pgd_restarts: 
     *eps_keys, k_warm = jax.random.split(key, len(eps_grid) + 1)
     # Warm up (compile) every batched function once at the real batch size.
     warm = verify.linf_ball(x, 0.0)
-    for m in ("ibp", "crown"):
+    for m in ("ibp", "crown", "crown_ibp"):
         verify.property_bounds(p, warm, props, m)
     verify.pgd_attack(k_warm, p, warm, props, pgd_steps, pgd_restarts)
     if exact:
@@ -260,9 +282,11 @@ def ladder(key, params, x, labels, eps_grid, pgd_steps: int = 40, pgd_restarts: 
         box = verify.linf_ball(x, e)
         (ibp_lo, _), t_ibp = _timed(verify.property_bounds, p, box, props, "ibp")
         (crown_lo, _), t_crown = _timed(verify.property_bounds, p, box, props, "crown")
+        (both_lo, _), t_both = _timed(verify.property_bounds, p, box, props, "crown_ibp")
         (_, pgd_m), t_pgd = _timed(verify.pgd_attack, k_e, p, box, props, pgd_steps, pgd_restarts)
-        ibp_ok = verify.certified_margin(ibp_lo, props.groups) > 0
-        crown_ok = verify.certified_margin(crown_lo, props.groups) > 0
+        ibp_m = verify.certified_margin(ibp_lo, props.groups)
+        crown_m = verify.certified_margin(crown_lo, props.groups)
+        both_ok = verify.certified_margin(both_lo, props.groups) > 0
         statuses, margins, ex_times = [], [], []
         for i in range(len(x)):
             if not exact:
@@ -278,15 +302,18 @@ def ladder(key, params, x, labels, eps_grid, pgd_steps: int = 40, pgd_restarts: 
             margins.append(r.margin)
             ex_times.append(r.seconds)
         for i in range(len(x)):
-            rows.append({"eps": e, "point": i, "ibp": bool(ibp_ok[i]), "crown": bool(crown_ok[i]),
+            rows.append({"eps": e, "point": i, "ibp": bool(ibp_m[i] > 0), "crown": bool(crown_m[i] > 0),
+                         "crown_ibp": bool(both_ok[i]), "ibp_bound": float(ibp_m[i]), "crown_bound": float(crown_m[i]),
                          "pgd_falsified": bool(pgd_m[i] <= 0), "exact": statuses[i], "exact_margin": margins[i]})
         n = len(x)
+        # Every column is a mean per point: the batched methods' batch time / n, the MILP's total / n.
         times += [{"eps": e, "method": "IBP", "ms_per_point": 1e3 * t_ibp / n},
                   {"eps": e, "method": "CROWN", "ms_per_point": 1e3 * t_crown / n},
+                  {"eps": e, "method": "CROWN ∩ IBP", "ms_per_point": 1e3 * t_both / n},
                   {"eps": e, "method": "PGD", "ms_per_point": 1e3 * t_pgd / n}]
         if ex_times:
-            times.append({"eps": e, "method": "exact (MILP)", "ms_per_point": 1e3 * float(np.median(ex_times)),
-                          "ms_max": 1e3 * float(np.max(ex_times))})
+            times.append({"eps": e, "method": "exact (MILP)", "ms_per_point": 1e3 * float(np.mean(ex_times)),
+                          "ms_median": 1e3 * float(np.median(ex_times)), "ms_max": 1e3 * float(np.max(ex_times))})
     return pd.DataFrame(rows), pd.DataFrame(times)
 
 
@@ -298,7 +325,8 @@ def ladder_summary(points: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
     out = []
     for e, g in points.groupby("eps"):
         n = len(g)
-        cols = {"IBP": g["ibp"], "CROWN": g["crown"], "exact (MILP)": g["exact"] == "verified",
+        cols = {"IBP": g["ibp"], "CROWN": g["crown"], "CROWN ∩ IBP": g["crown_ibp"],
+                "exact (MILP)": g["exact"] == "verified",
                 "not falsified by PGD": ~g["pgd_falsified"]}
         for name, v in cols.items():
             if name == "exact (MILP)" and (g["exact"] == "not run").all():
@@ -312,10 +340,25 @@ def ladder_summary(points: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
 def ladder_checks(points: pd.DataFrame) -> dict:
     """The ladder's point-by-point checks: counts that soundness forces to zero, and two that luck does."""
     exact_ok = points["exact"] == "verified"
-    return {"certified by a bound method but not by the exact method": int(((points["ibp"] | points["crown"]) & ~exact_ok).sum()),
+    bound_ok = points["ibp"] | points["crown"] | points["crown_ibp"]
+    return {"certified by a bound method but not by the exact method": int((bound_ok & ~exact_ok).sum()),
             "certified exactly but falsified by PGD": int((exact_ok & points["pgd_falsified"]).sum()),
             "real counterexamples that PGD missed": int((~exact_ok & ~points["pgd_falsified"]).sum()),
             "points the MILP left undecided": int((~points["exact"].isin(["verified", "falsified"])).sum())}
+
+
+def crown_vs_ibp(points: pd.DataFrame) -> pd.DataFrame:
+    """Pure CROWN against IBP, point by point per eps: how often each certifies what the other does
+    not, and how often each gives the tighter bound on the margin (a measurement, not a theorem)."""
+    validate.instance("points", points, pd.DataFrame, "the points frame of ladder()")
+    out = []
+    for e, g in points.groupby("eps"):
+        out.append({"eps": e, "points": len(g),
+                    "CROWN certifies, IBP not": int((g["crown"] & ~g["ibp"]).sum()),
+                    "IBP certifies, CROWN not": int((g["ibp"] & ~g["crown"]).sum()),
+                    "CROWN's bound tighter": int((g["crown_bound"] > g["ibp_bound"]).sum()),
+                    "IBP's bound tighter": int((g["ibp_bound"] > g["crown_bound"]).sum())})
+    return pd.DataFrame(out)
 
 
 def status_grid(key, params, eps, lower=(-2.0, -2.0), upper=(2.0, 2.0), resolution: int = 40,
@@ -433,6 +476,21 @@ def run_noise(key, policy: Policy, config: Config = Config()) -> Noise:
     return Noise(pd.DataFrame(rows), results, observations)
 
 
+def run_activations(key, policy: Policy, config: Config = Config(), hazard: str = "right", delta: float = 0.25,
+                    layer: int = 2) -> pd.DataFrame:
+    """A proposition about activations, asked of z3: for every input within ``delta`` of the first real
+    observation with the hazard on the ``hazard`` side, does each unit of hidden ``layer`` stay off
+    (post-activation <= 0)? One exact-rational query per unit: unit, status, witness activation."""
+    config = _prepare(config)
+    obs = policy.obs[adjacent(policy.obs, datasets.ACTIONS.index(hazard))][0]
+    box = verify.linf_ball(obs, delta)
+    rows = []
+    for u in range(policy.params[layer - 1]["w"].shape[1]):
+        r = verify.activation_query(policy.params, box, layer, u, time_limit=config.policy.time_limit)
+        rows.append({"unit": u, "never fires": r.status, "activation at the witness": -r.margin})
+    return pd.DataFrame(rows)
+
+
 def counterexample(policy: Policy, noise: Noise, delta: float, hazard: str = "right"):
     """The first counterexample of the noise check (δ, hazard): (real observation, counterexample,
     the action there), or None if that check found none."""
@@ -469,4 +527,7 @@ def run_candidates(key, policy: Policy, config: Config = Config()) -> pd.DataFra
     res = verify.verify_many(probe, verify.linf_ball(near, c.probe_delta), tracks, key=k_probe, time_limit=c.time_limit)
     checks.append({"candidate": f"4. probe (R² = {r2:.2f}) reads g_x within {tol:g}",
                    "result": f"verified in {(res['status'] == 'verified').sum()} of {len(res)} boxes"})
+    at_zero = np.abs(np.asarray(nn.mlp_apply(probe, near))[:, 0] - g) <= tol   # the baseline: δ = 0
+    checks.append({"candidate": "4'. the same probe at the observations themselves (δ = 0)",
+                   "result": f"within {tol:g} at {int(at_zero.sum())} of {len(near)} observations"})
     return pd.DataFrame(checks)
