@@ -77,6 +77,25 @@ def test_pure_crown_is_usually_but_not_always_tighter_than_ibp(ladder, claim):
 
 
 @pytest.mark.timeout(600)
+def test_ibp_training_makes_ibp_certify_and_pure_crown_falls_behind(network, ladder, claim):
+    certified = chapter.run_certified(KEY, network, CONFIG)
+    assert certified.accuracy >= 0.95
+    claim(chapter=CHAPTER, claim="test accuracy of the IBP-trained network", value=certified.accuracy, unit="share",
+          interval=f"{len(network.y_test)} test points, one network", seeds=1, tolerance=0.01)
+    checks = chapter.ladder_checks(certified.ladder.points)
+    assert checks["certified by a bound method but not by the exact method"] == 0
+    assert checks["certified exactly but falsified by PGD"] == 0
+    s, base = certified.ladder.summary.set_index(["eps", "method"]), ladder.summary.set_index(["eps", "method"])
+    for method in ("IBP", "CROWN", "exact (MILP)"):
+        row = s.loc[(0.3, method)]
+        claim(chapter=CHAPTER, claim=f"IBP-trained, eps = 0.3: share certified by {method}", value=float(row["fraction"]),
+              low=float(row["low"]), high=float(row["high"]), unit="share",
+              interval=f"95% Wilson over {int(row['n'])} test points, one network", seeds=1, tolerance=0.01)
+    assert s.loc[(0.3, "IBP"), "low"] > base.loc[(0.3, "IBP"), "high"]      # IBP training makes IBP certify
+    assert s.loc[(0.3, "CROWN"), "high"] < s.loc[(0.3, "IBP"), "low"]       # and pure CROWN is now looser
+
+
+@pytest.mark.timeout(600)
 def test_z3_in_exact_arithmetic_agrees_with_the_milp(network, claim):
     check = chapter.run_z3_crosscheck(KEY, network, CONFIG)
     agree = int((check["milp"] == check["z3"]).sum())
@@ -142,6 +161,17 @@ def test_under_observation_noise_the_verifier_decides_every_box(policy, claim):
             cex = res["counterexample"].iloc[i]
             assert np.all(np.abs(cex - obs[i]) <= delta + 1e-9)
             assert train.predict(policy.params, cex[None])[0] == a   # it really steps into the hazard
+
+
+def test_closed_loop_is_safe_on_every_start_but_does_not_always_reach_the_goal(policy, claim):
+    loop = chapter.run_closed_loop(policy)
+    row = loop.table.iloc[0]
+    for col in ("reached", "entered the hazard", "timed out", "reached by a shortest path"):
+        claim(chapter=CHAPTER, claim=f"closed loop, 2256 starts: {col}", value=float(row[col]), unit="starts",
+              interval="count, every start, one policy", seeds=1, tolerance=0)
+    assert row["starts"] == 2256 and row["entered the hazard"] == 0 and row["timed out"] > 0
+    stuck = loop.outcome == "timed out"
+    assert policy.optimal[stuck, policy.action[stuck]].all()     # every stuck start began optimally
 
 
 @pytest.mark.timeout(600)

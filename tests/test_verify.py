@@ -497,3 +497,32 @@ def test_activation_query_proves_and_refutes_with_exact_witnesses():
         V.activation_query(SUM_NET, UNIT_BOX, layer=2, unit=0)
     with pytest.raises(ValueError, match="unit"):
         V.activation_query(SUM_NET, UNIT_BOX, layer=1, unit=5)
+
+
+# ----------------------------------------------------------------------------- IBP training
+
+def test_worst_case_logits_bound_every_sampled_logit_difference():
+    rng = np.random.default_rng(11)
+    params = _random_net(11, (2, 8, 8, 3))
+    x, y, eps = np.array([0.3, -0.2]), 1, 0.25
+    worst = np.asarray(V.worst_case_logits(jax.tree.map(jnp.asarray, params), jnp.asarray(x, jnp.float32), y, eps, 3))
+    assert worst.shape == (3,) and abs(worst[y]) < 1e-6
+    xs = _samples(rng, (x - eps, x + eps), 2000)
+    out = _pre_activations(params, xs)[-1]
+    assert np.all(out - out[:, [y]] <= worst + 1e-4)
+
+
+def test_fit_ibp_learns_and_checks_its_inputs():
+    x = np.array([[-1.0, 0.0], [1.0, 0.0]] * 10)
+    labels = np.array([0, 1] * 10)
+    config = V.IBPFitConfig(hidden=(8,), steps=200, eps=0.2)
+    params, losses = V.fit_ibp(jax.random.key(0), x, labels, config)
+    assert losses.shape == (200,) and np.isfinite(losses).all() and losses[-1] < losses[0]
+    box = V.linf_ball(x[:2], 0.2)
+    assert (V.verify(params, V.Box(box.lower[1], box.upper[1]), V.argmax_is(1, 2), "ibp").status == "verified")
+    with pytest.raises(ValueError, match="config.eps"):
+        V.fit_ibp(jax.random.key(0), x, labels, config._replace(eps=-1.0))
+    with pytest.raises(ValueError, match="labels"):
+        V.fit_ibp(jax.random.key(0), x, labels[:3], config)
+    with pytest.raises(ValueError, match="config must be"):
+        V.fit_ibp(jax.random.key(0), x, labels, "fast")

@@ -39,13 +39,15 @@ class LadderConfig(NamedTuple):
     grid_time_limit: float = 10.0
     z3_stride: int = 10             # the z3 cross-check takes every z3_stride-th test point ...
     z3_eps: float = 0.3             # ... at this radius
+    ibp_fit: verify.IBPFitConfig = verify.IBPFitConfig()   # the certified-training network (same data)
 
     def full(self) -> "LadderConfig":
         """The full sweep recorded in the text (twice the points, twice the radii)."""
         return self._replace(n_test=200, eps_grid=(0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4))
 
     def smoke(self) -> "LadderConfig":
-        return self._replace(n_test=30, fit=self.fit.smoke(), eps_grid=(0.1, 0.3), grid_resolution=8)
+        return self._replace(n_test=30, fit=self.fit.smoke(), eps_grid=(0.1, 0.3), grid_resolution=8,
+                             ibp_fit=self.ibp_fit._replace(steps=self.fit.smoke().steps))
 
     def validated(self) -> "LadderConfig":
         validate.integer("n_train", self.n_train, minimum=2)
@@ -63,10 +65,12 @@ class LadderConfig(NamedTuple):
         validate.integer("grid_resolution", self.grid_resolution, minimum=2, maximum=70)
         validate.real("grid_time_limit", self.grid_time_limit, low=0.0, low_open=True)
         validate.integer("z3_stride", self.z3_stride, minimum=1)
+        if not isinstance(self.ibp_fit, verify.IBPFitConfig):
+            raise ValueError(f"ibp_fit must be a verify.IBPFitConfig, got {type(self.ibp_fit).__name__}")
         validate.real("z3_eps", self.z3_eps, low=0.0)
         if not isinstance(self.fit, train.FitConfig):
             raise ValueError(f"fit must be a train.FitConfig, got {type(self.fit).__name__}")
-        return self._replace(eps_grid=eps, fit=self.fit.validated())
+        return self._replace(eps_grid=eps, fit=self.fit.validated(), ibp_fit=self.ibp_fit.validated())
 
 
 class PolicyConfig(NamedTuple):
@@ -132,6 +136,7 @@ class Keys(NamedTuple):
     example: jax.Array      # PGD on the point asked four ways
     candidates: jax.Array   # PGD in the candidate checks
     exercises: jax.Array    # for the reader's own checks in the exercises
+    certified: jax.Array    # the IBP-trained network's initialization and its ladder's PGD
 
 
 def keys(key) -> Keys:
@@ -230,6 +235,36 @@ def run_z3_crosscheck(key, network: Network, config: Config = Config()) -> pd.Da
         z = verify.exact_check(network.params, box, prop, "z3", time_limit=c.time_limit)
         rows.append({"point": i, "milp": m.status, "z3": z.status, "milp_ms": 1e3 * m.seconds, "z3_ms": 1e3 * z.seconds})
     return pd.DataFrame(rows)
+
+
+class Certified(NamedTuple):
+    """The two-moons network trained with the IBP loss, and its ladder."""
+    params: list
+    losses: np.ndarray
+    predicted: np.ndarray    # (n_test,) its own labels, the ones its ladder checks
+    accuracy: float          # on the test labels
+    ladder: Ladder
+
+
+def run_certified(key, network: Network, config: Config = Config(), progress: bool | str = False) -> Certified:
+    """Gowal et al.'s IBP training on the same two-moons data, then the same ladder on the result."""
+    config, k = _prepare(config), keys(key)
+    c = config.ladder
+    k_fit, k_ladder = jax.random.split(k.certified)
+    params, losses = verify.fit_ibp(k_fit, network.x_train, network.y_train, c.ibp_fit, progress=progress)
+    predicted = train.predict(params, network.x_test)
+    points, times = ladder(k_ladder, params, network.x_test, predicted, c.eps_grid, c.pgd_steps, c.pgd_restarts,
+                           c.time_limit)
+    return Certified(params, np.asarray(losses), predicted, float((predicted == network.y_test).mean()),
+                     Ladder(points, times, ladder_summary(points)))
+
+
+def compare_training(ordinary: Ladder, certified: Ladder) -> pd.DataFrame:
+    """Fractions certified per (eps, method) for the ordinarily trained and the IBP-trained network."""
+    a = ordinary.summary.pivot(index="eps", columns="method", values="fraction")
+    b = certified.summary.pivot(index="eps", columns="method", values="fraction")
+    cols = [m for m in ("IBP", "CROWN", "exact (MILP)") if m in a and m in b]
+    return pd.concat({"ordinary training": a[cols], "IBP training": b[cols]}, axis=1)
 
 
 def point_frame(network: Network) -> pd.DataFrame:
@@ -489,6 +524,43 @@ def run_activations(key, policy: Policy, config: Config = Config(), hazard: str 
         r = verify.activation_query(policy.params, box, layer, u, time_limit=config.policy.time_limit)
         rows.append({"unit": u, "never fires": r.status, "activation at the witness": -r.margin})
     return pd.DataFrame(rows)
+
+
+class ClosedLoop(NamedTuple):
+    outcome: np.ndarray      # (n,) "reached", "entered the hazard" or "timed out", one per start
+    steps: np.ndarray        # (n,) steps taken (to the goal, the hazard or the horizon)
+    shortest: np.ndarray     # (n,) the shortest hazard-free path length from the start
+    table: pd.DataFrame      # outcome counts, and how many reached the goal by a shortest path
+
+
+def run_closed_loop(policy: Policy, horizon: int = 20) -> ClosedLoop:
+    """Reach-avoid in closed loop, over the finite family of every start of the hazard task: run the
+    policy step by step (each step moves the agent, so both offsets shift by minus the move) until it
+    reaches the goal, enters the hazard, or ``horizon`` steps pass. A complete check by enumeration
+    (black-box: it only queries the policy), for these finitely many grids and starts."""
+    validate.instance("policy", policy, Policy, "a verification.Policy (from run_policy)")
+    horizon = validate.integer("horizon", horizon, minimum=1)
+    obs = policy.obs.astype(np.float64).copy()
+    n = len(obs)
+    shortest = datasets.shortest_path_length(np.zeros((n, 2)), obs[:, :2], obs[:, 2:])
+    outcome = np.full(n, "timed out", dtype=object)
+    steps = np.full(n, horizon)
+    live = np.ones(n, bool)
+    for t in range(1, horizon + 1):
+        idx = np.flatnonzero(live)
+        if not len(idx):
+            break
+        move = datasets.MOVES[train.predict(policy.params, obs[idx])]
+        obs[idx, :2] -= move
+        obs[idx, 2:] -= move
+        hit = np.all(obs[idx, :2] == 0, axis=1)
+        done = np.all(obs[idx, 2:] == 0, axis=1)
+        for mask, name in ((hit, "entered the hazard"), (done & ~hit, "reached")):
+            outcome[idx[mask]], steps[idx[mask]] = name, t
+        live[idx[hit | done]] = False
+    table = pd.DataFrame([{"starts": n, **{k: int((outcome == k).sum()) for k in ("reached", "entered the hazard", "timed out")},
+                           "reached by a shortest path": int(((outcome == "reached") & (steps == shortest)).sum())}])
+    return ClosedLoop(outcome, steps, shortest, table)
 
 
 def counterexample(policy: Policy, noise: Noise, delta: float, hazard: str = "right"):

@@ -17,6 +17,9 @@ proof; z3 works in exact rationals on the float64 weights, which is why it is th
 """
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 import time
 
 import numpy as np
@@ -27,6 +30,25 @@ from mesalib import validate
 from mesalib.verify.bounds import batch_bounds
 from mesalib.verify.spec import (Box, Property, Result, certified_margin, check_box, check_params, check_problem,
                                  property_margin)
+
+
+@contextlib.contextmanager
+def _quiet_stdout():
+    """Silence file descriptor 1 for the duration (HiGHS's MIP solver prints debug lines from C++)."""
+    try:
+        sys.stdout.flush()
+        saved = os.dup(1)
+    except OSError:
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
 
 
 def widened(bounds):
@@ -102,9 +124,10 @@ def _milp_group(p, lo, hi, bounds, c, d, rows, time_limit):
     cost = np.zeros(n)
     cost[t] = 1.0
     cons = scipy.optimize.LinearConstraint(scipy.sparse.csr_array(np.array(A)), b_lo, b_hi)
-    res = scipy.optimize.milp(cost, constraints=cons, integrality=integrality,
-                              bounds=scipy.optimize.Bounds(lb, ub),
-                              options={"time_limit": time_limit, "mip_rel_gap": 1e-6})
+    with _quiet_stdout():
+        res = scipy.optimize.milp(cost, constraints=cons, integrality=integrality,
+                                  bounds=scipy.optimize.Bounds(lb, ub),
+                                  options={"time_limit": time_limit, "mip_rel_gap": 1e-6})
     x = None if res.x is None else np.clip(res.x[:n_in], lo, hi)
     fun = np.inf if res.fun is None else float(res.fun)
     dual = getattr(res, "mip_dual_bound", None)
