@@ -64,6 +64,24 @@ def test_crown_certifies_far_more_than_ibp_and_the_exact_method_more_than_crown(
     assert (exact & ~points["crown"]).sum() >= 3   # points only the exact method certifies
 
 
+@pytest.mark.timeout(600)
+def test_over_five_more_networks_the_order_holds_and_ibp_moves_most(network, claim):
+    seeds = chapter.run_seed_ladder(KEY, network, CONFIG)
+    per, s = seeds.per_network, seeds.summary.set_index(["eps", "method"])
+    assert (per["order violations"] == 0).all() and len(per) == 2 * CONFIG.ladder.seed_networks
+    for (eps, method), row in s.iterrows():
+        claim(chapter=CHAPTER, claim=f"five networks, eps = {eps}: mean share certified by {method}",
+              value=row["mean"], low=row["low"], high=row["high"], unit="share",
+              interval=f"95% t over {int(row['networks'])} networks (min {row['min']:.2f}, max {row['max']:.2f})",
+              seeds=int(row["networks"]), tolerance=0.01)
+    at3 = per[per["eps"] == 0.3]
+    claim(chapter=CHAPTER, claim="five networks, eps = 0.3: networks where PGD missed a real counterexample",
+          value=float((at3["PGD missed"] > 0).sum()), unit="networks", interval="count of 5", seeds=5, tolerance=0)
+    spread = lambda m: s.loc[(0.3, m), "max"] - s.loc[(0.3, m), "min"]  # noqa: E731
+    assert s.loc[(0.3, "IBP"), "max"] < 0.21 and spread("IBP") > 0.1     # the chapter's network is lucky for IBP
+    assert (at3["CROWN"] > at3["IBP"] + 0.4).all()                        # but the gap is typical
+
+
 def test_pure_crown_is_usually_but_not_always_tighter_than_ibp(ladder, claim):
     table = chapter.crown_vs_ibp(ladder.points).set_index("eps")
     for eps, row in table.iterrows():

@@ -40,13 +40,15 @@ class LadderConfig(NamedTuple):
     z3_stride: int = 10             # the z3 cross-check takes every z3_stride-th test point ...
     z3_eps: float = 0.3             # ... at this radius
     ibp_fit: verify.IBPFitConfig = verify.IBPFitConfig()   # the certified-training network (same data)
+    seed_networks: int = 5          # the ladder again on this many networks trained from other seeds ...
+    seed_eps: tuple = (0.1, 0.3)    # ... at these radii
 
     def full(self) -> "LadderConfig":
         """The full sweep recorded in the text (twice the points, twice the radii)."""
         return self._replace(n_test=200, eps_grid=(0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4))
 
     def smoke(self) -> "LadderConfig":
-        return self._replace(n_test=30, fit=self.fit.smoke(), eps_grid=(0.1, 0.3), grid_resolution=8,
+        return self._replace(n_test=30, fit=self.fit.smoke(), eps_grid=(0.1, 0.3), grid_resolution=8, seed_networks=2,
                              ibp_fit=self.ibp_fit._replace(steps=self.fit.smoke().steps))
 
     def validated(self) -> "LadderConfig":
@@ -65,12 +67,16 @@ class LadderConfig(NamedTuple):
         validate.integer("grid_resolution", self.grid_resolution, minimum=2, maximum=70)
         validate.real("grid_time_limit", self.grid_time_limit, low=0.0, low_open=True)
         validate.integer("z3_stride", self.z3_stride, minimum=1)
+        validate.integer("seed_networks", self.seed_networks, minimum=2)
+        seed_eps = tuple(validate.real(f"seed_eps[{i}]", e, low=0.0) for i, e in enumerate(self.seed_eps))
+        if not seed_eps:
+            raise ValueError("seed_eps must list at least one radius")
         if not isinstance(self.ibp_fit, verify.IBPFitConfig):
             raise ValueError(f"ibp_fit must be a verify.IBPFitConfig, got {type(self.ibp_fit).__name__}")
         validate.real("z3_eps", self.z3_eps, low=0.0)
         if not isinstance(self.fit, train.FitConfig):
             raise ValueError(f"fit must be a train.FitConfig, got {type(self.fit).__name__}")
-        return self._replace(eps_grid=eps, fit=self.fit.validated(), ibp_fit=self.ibp_fit.validated())
+        return self._replace(eps_grid=eps, fit=self.fit.validated(), ibp_fit=self.ibp_fit.validated(), seed_eps=seed_eps)
 
 
 class PolicyConfig(NamedTuple):
@@ -137,6 +143,7 @@ class Keys(NamedTuple):
     candidates: jax.Array   # PGD in the candidate checks
     exercises: jax.Array    # for the reader's own checks in the exercises
     certified: jax.Array    # the IBP-trained network's initialization and its ladder's PGD
+    seeds: jax.Array        # the networks trained from other seeds, and their ladders' PGD
 
 
 def keys(key) -> Keys:
@@ -187,7 +194,7 @@ def run_four_ways(key, network: Network, config: Config = Config()) -> pd.DataFr
     prop = verify.argmax_is(int(network.predicted[i]), 2)
     rows = []
     for method in ("ibp", "crown", "pgd", "milp"):
-        r = verify.verify(network.params, box, prop, method, key=k.example)
+        r = verify.verify(network.params, box, prop, method, key=k.example if method == "pgd" else None)
         rows.append({"method": method, "status": r.status, "margin": r.margin})
     return pd.DataFrame(rows)
 
@@ -257,6 +264,42 @@ def run_certified(key, network: Network, config: Config = Config(), progress: bo
                            c.time_limit)
     return Certified(params, np.asarray(losses), predicted, float((predicted == network.y_test).mean()),
                      Ladder(points, times, ladder_summary(points)))
+
+
+class SeedLadder(NamedTuple):
+    points: pd.DataFrame     # ladder() points with a ``network`` column (0..seed_networks-1)
+    per_network: pd.DataFrame  # fraction certified per (network, eps, method), and PGD's misses
+    summary: pd.DataFrame    # per (eps, method): mean fraction, 95% t interval over networks, min, max, n
+
+
+def run_seed_ladder(key, network: Network, config: Config = Config()) -> SeedLadder:
+    """One trained network is one sample: the ladder at ``seed_eps`` on ``seed_networks`` networks fitted
+    to the same data from other initialisations, with the spread over networks."""
+    config, k = _prepare(config), keys(key)
+    c = config.ladder
+    points, per = [], []
+    for s, k_s in enumerate(jax.random.split(k.seeds, c.seed_networks)):
+        k_fit, k_ladder = jax.random.split(k_s)
+        params, _ = train.fit_mlp(k_fit, network.x_train, network.y_train, c.fit)
+        pred = train.predict(params, network.x_test)
+        pts, _ = ladder(k_ladder, params, network.x_test, pred, c.seed_eps, c.pgd_steps, c.pgd_restarts, c.time_limit)
+        pts.insert(0, "network", s)
+        points.append(pts)
+        for e, g in pts.groupby("eps"):
+            exact = g["exact"] == "verified"
+            per.append({"network": s, "eps": e, "accuracy": float((pred == network.y_test).mean()),
+                        "IBP": g["ibp"].mean(), "CROWN": g["crown"].mean(), "exact (MILP)": exact.mean(),
+                        "not falsified by PGD": (~g["pgd_falsified"]).mean(),
+                        "PGD missed": int((~exact & ~g["pgd_falsified"]).sum()),
+                        "order violations": int(((g["ibp"] | g["crown"]) & ~exact).sum() + (exact & g["pgd_falsified"]).sum())})
+    per = pd.DataFrame(per)
+    rows = []
+    for e, g in per.groupby("eps"):
+        for m in ("IBP", "CROWN", "exact (MILP)", "not falsified by PGD"):
+            ci = stats.mean_ci(g[m].to_numpy(np.float64), method="t")
+            rows.append({"eps": e, "method": m, "mean": float(ci.mean), "low": float(ci.low), "high": float(ci.high),
+                         "min": float(g[m].min()), "max": float(g[m].max()), "networks": len(g)})
+    return SeedLadder(pd.concat(points, ignore_index=True), per, pd.DataFrame(rows))
 
 
 def compare_training(ordinary: Ladder, certified: Ladder) -> pd.DataFrame:
