@@ -206,6 +206,19 @@ def test_z3_decides_a_proposition_about_each_hidden_unit(policy, claim):
 
 
 @pytest.mark.timeout(600)
+def test_no_linear_probe_of_layer_2_reads_the_goal_on_every_box(policy, claim):
+    synthesis = chapter.run_probe_synthesis(KEY, policy, CONFIG)
+    h = synthesis.history
+    claim(chapter=CHAPTER, claim="counterexample-guided probe search: rounds to decide", value=float(len(h)),
+          unit="rounds", interval="count, one policy", seeds=1, tolerance=0)
+    claim(chapter=CHAPTER, claim="counterexample-guided probe search: best probe's worst error on the final set",
+          value=float(h["worst error on them"].iloc[-1]), unit="steps", interval="LP optimum, one policy", seeds=1,
+          tolerance=0.01)
+    assert synthesis.status == "refuted"
+    assert h["worst error on them"].iloc[0] < 0.5 < h["worst error on them"].iloc[-1]
+
+
+@pytest.mark.timeout(600)
 def test_the_candidates_are_stated_and_decided(policy):
     table = chapter.run_candidates(KEY, policy, CONFIG)
     invariance, region, probe, baseline = table["result"]

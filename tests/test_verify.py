@@ -526,3 +526,27 @@ def test_fit_ibp_learns_and_checks_its_inputs():
         V.fit_ibp(jax.random.key(0), x, labels[:3], config)
     with pytest.raises(ValueError, match="config must be"):
         V.fit_ibp(jax.random.key(0), x, labels, "fast")
+
+
+# ----------------------------------------------------------------------------- probe synthesis (CEGIS)
+
+def test_minimax_probe_matches_the_chebyshev_line():
+    # the best line through (0, 0), (1, 1), (2, 3) in the max norm: 1.5 x - 0.25, error 0.25 at all three
+    w, b, worst = V.minimax_probe(np.array([[0.0], [1.0], [2.0]]), np.array([0.0, 1.0, 3.0]))
+    np.testing.assert_allclose([w[0], b, worst], [1.5, -0.25, 0.25], atol=1e-8)
+
+
+def test_cegis_probe_finds_a_probe_when_one_exists_and_refutes_when_none_does():
+    net = _net([[[1.0, 0.0], [0.0, 1.0]], [[1.0], [1.0]]], [[0.0, 0.0], [0.0]])   # layer 1 is x on x >= 0
+    centres = np.array([[1.0, 2.0], [2.0, 1.0], [3.0, 3.0]])
+    boxes = V.linf_ball(centres, 0.05)
+    ok = V.cegis_probe(jax.random.key(0), net, 1, boxes, centres[:, 0], tolerance=0.2)
+    assert ok.status == "verified" and len(ok.history) == 1
+    np.testing.assert_allclose(ok.probe[-1]["w"][:, 0], [1.0, 0.0], atol=1e-6)    # the probe reads x0
+    # within 0.01 of the box's centre value is impossible when x0 itself moves by 0.05 in the box
+    no = V.cegis_probe(jax.random.key(0), net, 1, boxes, centres[:, 0], tolerance=0.01)
+    assert no.status == "refuted" and no.probe is None and no.history["worst error on them"].iloc[-1] > 0.01
+    with pytest.raises(ValueError, match="targets"):
+        V.cegis_probe(jax.random.key(0), net, 1, boxes, centres[:2, 0], tolerance=0.2)
+    with pytest.raises(ValueError, match="tolerance"):
+        V.cegis_probe(jax.random.key(0), net, 1, boxes, centres[:, 0], tolerance=0.0)

@@ -88,6 +88,7 @@ class PolicyConfig(NamedTuple):
     probe_delta: float = 0.1         # ... for inputs this close to an observation with the hazard right
     probe_tolerance: float = 0.5     # ... and must read the goal's x-offset this closely
     time_limit: float = 30.0
+    synthesis_rounds: int = 10       # the counterexample-guided probe search stops after this many rounds
 
     def smoke(self) -> "PolicyConfig":
         return self._replace(fit=self.fit.smoke())
@@ -100,6 +101,7 @@ class PolicyConfig(NamedTuple):
         validate.integer("probe_layer", self.probe_layer, minimum=1, maximum=len(self.fit.hidden))
         validate.real("probe_delta", self.probe_delta, low=0.0)
         validate.real("probe_tolerance", self.probe_tolerance, low=0.0, low_open=True)
+        validate.integer("synthesis_rounds", self.synthesis_rounds, minimum=1)
         validate.real("time_limit", self.time_limit, low=0.0, low_open=True)
         if not isinstance(self.fit, train.FitConfig):
             raise ValueError(f"fit must be a train.FitConfig, got {type(self.fit).__name__}")
@@ -144,6 +146,7 @@ class Keys(NamedTuple):
     exercises: jax.Array    # for the reader's own checks in the exercises
     certified: jax.Array    # the IBP-trained network's initialization and its ladder's PGD
     seeds: jax.Array        # the networks trained from other seeds, and their ladders' PGD
+    synthesis: jax.Array    # PGD in the counterexample-guided probe search
 
 
 def keys(key) -> Keys:
@@ -646,3 +649,14 @@ def run_candidates(key, policy: Policy, config: Config = Config()) -> pd.DataFra
     checks.append({"candidate": "4'. the same probe at the observations themselves (δ = 0)",
                    "result": f"within {tol:g} at {int(at_zero.sum())} of {len(near)} observations"})
     return pd.DataFrame(checks)
+
+
+def run_probe_synthesis(key, policy: Policy, config: Config = Config()) -> verify.Synthesis:
+    """Candidate 4 with its "exists" kept: is there *any* linear probe of ``probe_layer`` that reads the
+    goal's x-offset within ``probe_tolerance`` for every input within ``probe_delta`` of each observation
+    with the hazard to the right? Decided by the counterexample-guided loop of :func:`verify.cegis_probe`."""
+    config, k = _prepare(config), keys(key)
+    c = config.policy
+    near = policy.obs[adjacent(policy.obs, datasets.ACTIONS.index("right"))]
+    return verify.cegis_probe(k.synthesis, policy.params, c.probe_layer, verify.linf_ball(near, c.probe_delta),
+                              near[:, 2], c.probe_tolerance, max_rounds=c.synthesis_rounds, time_limit=c.time_limit)

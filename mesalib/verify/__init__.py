@@ -9,6 +9,8 @@ The package, from the question to the answer:
   intersection as pure JAX kernels that jit and vmap: sound, incomplete (verified or unknown);
 * :mod:`~mesalib.verify.attack` — PGD (Madry et al. 2018), a falsifier (falsified or unknown);
 * :mod:`~mesalib.verify.certified` — IBP training (Gowal et al. 2018): networks trained to be certifiable;
+* :mod:`~mesalib.verify.synthesis` — "some linear probe works for every input", decided by a
+  counterexample-guided loop (an LP for the probe, the verifier for the counterexamples);
 * :mod:`~mesalib.verify.exact` — complete checks by MILP (HiGHS through SciPy; Tjeng et al. 2019)
   or SMT (z3; the Reluplex family, Katz et al. 2017).
 
@@ -31,6 +33,7 @@ from mesalib.verify.attack import pgd_attack, pgd_batch
 from mesalib.verify.bounds import (KERNELS, crown, crown_batch, crown_bounds, crown_ibp, crown_ibp_batch, ibp,
                                    ibp_batch, interval_bounds, property_bounds, relu_relaxation)
 from mesalib.verify.certified import IBPFitConfig, fit_ibp, worst_case_logits
+from mesalib.verify.synthesis import Synthesis, cegis_probe, minimax_probe
 from mesalib.verify.exact import activation_query, exact_check, milp_with_bounds
 from mesalib.verify.spec import (METHODS, STATUSES, Box, Property, Result, argmax_in, argmax_is, argmax_not,
                                  broadcast, certified_margin, check_box, check_params, check_problem,
@@ -44,7 +47,7 @@ __all__ = [
     "ibp", "crown", "crown_ibp", "relu_relaxation", "ibp_batch", "crown_batch", "crown_ibp_batch", "KERNELS",
     "interval_bounds", "crown_bounds", "property_bounds",
     "pgd_attack", "pgd_batch", "exact_check", "milp_with_bounds", "activation_query",
-    "IBPFitConfig", "fit_ibp", "worst_case_logits",
+    "IBPFitConfig", "fit_ibp", "worst_case_logits", "Synthesis", "cegis_probe", "minimax_probe",
 ]
 
 
