@@ -193,6 +193,17 @@ def test_closed_loop_is_safe_on_every_start_but_does_not_always_reach_the_goal(p
 
 
 @pytest.mark.timeout(600)
+def test_closed_loop_under_noise_can_enter_the_hazard_from_a_few_starts(policy, claim):
+    row = chapter.run_closed_loop_noise(KEY, policy, CONFIG, delta=0.1, horizon=12).iloc[0]
+    for col in ("can enter the hazard", "goal sure within horizon", "states reached"):
+        claim(chapter=CHAPTER, claim=f"closed loop, noise 0.1, 12 steps: {col}", value=float(row[col]), unit="starts"
+              if col != "states reached" else "states", interval="count, every start, one policy", seeds=1, tolerance=0)
+    reached = (chapter.run_closed_loop(policy).outcome == "reached").sum()
+    assert 0 < row["can enter the hazard"] < 0.05 * row["starts"]
+    assert row["goal sure within horizon"] <= reached          # noise can only remove guarantees
+
+
+@pytest.mark.timeout(600)
 def test_z3_decides_a_proposition_about_each_hidden_unit(policy, claim):
     units = chapter.run_activations(KEY, policy, CONFIG)
     counts = units["never fires"].value_counts()

@@ -147,6 +147,7 @@ class Keys(NamedTuple):
     certified: jax.Array    # the IBP-trained network's initialization and its ladder's PGD
     seeds: jax.Array        # the networks trained from other seeds, and their ladders' PGD
     synthesis: jax.Array    # PGD in the counterexample-guided probe search
+    closed_loop: jax.Array  # PGD in the closed-loop check under observation noise
 
 
 def keys(key) -> Keys:
@@ -607,6 +608,69 @@ def run_closed_loop(policy: Policy, horizon: int = 20) -> ClosedLoop:
     table = pd.DataFrame([{"starts": n, **{k: int((outcome == k).sum()) for k in ("reached", "entered the hazard", "timed out")},
                            "reached by a shortest path": int(((outcome == "reached") & (steps == shortest)).sum())}])
     return ClosedLoop(outcome, steps, shortest, table)
+
+
+def possible_actions(key, params, states, delta: float, time_limit: float = 30.0) -> np.ndarray:
+    """(n, 4) bool: whether each action is the argmax for *some* observation within ``delta`` of each state
+    (n, 4). Per action, "argmax is never a" is checked cheapest first; only a proof rules an action out,
+    so an undecided check counts as possible (a sound over-approximation)."""
+    box = verify.linf_ball(states, delta)
+    out = np.ones((len(states), len(datasets.ACTIONS)), bool)
+    for a, k in zip(range(len(datasets.ACTIONS)), jax.random.split(key, len(datasets.ACTIONS))):
+        res = verify.verify_many(params, box, verify.argmax_not(a, len(datasets.ACTIONS)), key=k, time_limit=time_limit)
+        out[:, a] = res["status"].to_numpy() != "verified"
+    return out
+
+
+def run_closed_loop_noise(key, policy: Policy, config: Config = Config(), delta: float = 0.1,
+                          horizon: int = 12) -> pd.DataFrame:
+    """Closed-loop reach-avoid with every observation perturbed by up to ``delta`` at every step: the set
+    of states reachable from each start when the noise may pick any action it can provably cause (and any
+    it cannot rule out). Per start: whether the hazard can be entered within ``horizon`` steps, and
+    whether the goal is reached within ``horizon`` steps whatever the noise does."""
+    config, k = _prepare(config), keys(key)
+    delta = validate.real("delta", delta, low=0.0)
+    horizon = validate.integer("horizon", horizon, minimum=1)
+    acts, frontier = {}, {tuple(s) for s in policy.obs.astype(int)}
+    step_keys = jax.random.split(k.closed_loop, horizon)
+    for t in range(horizon):
+        new = sorted(s for s in frontier if s not in acts)
+        if new:
+            for s, a in zip(new, possible_actions(step_keys[t], policy.params, np.array(new, np.float64), delta,
+                                                  config.policy.time_limit)):
+                acts[s] = a
+        nxt = set()
+        for s in frontier:
+            for a in np.flatnonzero(acts[s]):
+                n = _step(s, a)
+                if n not in ("hazard", "goal"):
+                    nxt.add(n)
+        frontier = nxt
+    # Backward over the horizon: can the hazard be entered within h steps; is the goal sure within h steps?
+    can_fail = {s: False for s in acts}
+    sure_goal = {s: False for s in acts}
+    for _ in range(horizon):
+        fail, goal = {}, {}
+        for s, a in acts.items():
+            nexts = [_step(s, i) for i in np.flatnonzero(a)]
+            fail[s] = any(n == "hazard" or (n != "goal" and can_fail.get(n, False)) for n in nexts)
+            goal[s] = all(n == "goal" or (n != "hazard" and sure_goal.get(n, False)) for n in nexts)
+        can_fail, sure_goal = fail, goal
+    starts = [tuple(s) for s in policy.obs.astype(int)]
+    return pd.DataFrame([{"δ": delta, "starts": len(starts), "states reached": len(acts),
+                          "can enter the hazard": sum(can_fail[s] for s in starts),
+                          "goal sure within horizon": sum(sure_goal[s] for s in starts), "horizon": horizon}])
+
+
+def _step(state, action):
+    """The next state (hazard dx, dy, goal dx, dy) after ``action``, or "hazard" / "goal" if it ends there."""
+    m = datasets.MOVES[action]
+    n = (state[0] - int(m[0]), state[1] - int(m[1]), state[2] - int(m[0]), state[3] - int(m[1]))
+    if n[0] == 0 and n[1] == 0:
+        return "hazard"
+    if n[2] == 0 and n[3] == 0:
+        return "goal"
+    return n
 
 
 def counterexample(policy: Policy, noise: Noise, delta: float, hazard: str = "right"):
