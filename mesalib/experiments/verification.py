@@ -3,8 +3,12 @@
 Each section of the chapter is one function of the chapter's key (``SEED = 0``), split once by
 :func:`keys`: the two-moons network (:func:`run_network`), one point asked four ways
 (:func:`run_four_ways`), the robustness ladder (:func:`run_ladder`), the status map
-(:func:`run_grid`), the hazard-task policy (:func:`run_policy`), its safety under observation
-noise (:func:`run_noise`) and the candidate "signs of optimization" (:func:`run_candidates`).
+(:func:`run_grid`), the ladder on networks from other seeds (:func:`run_seed_ladder`), IBP training
+(:func:`run_certified`), the MILP against z3 (:func:`run_z3_crosscheck`), the hazard-task policy
+(:func:`run_policy`), its safety under observation noise (:func:`run_noise`), a z3 query on its hidden
+units (:func:`run_activations`), closed-loop reach-avoid without and with noise (:func:`run_closed_loop`,
+:func:`run_closed_loop_noise`), the candidate "signs of optimization" (:func:`run_candidates`) and the
+counterexample-guided probe search (:func:`run_probe_synthesis`).
 The notebook and ``tests/test_claims_ch05.py`` call the same functions, the tests with
 ``Config().test()``; with ``MESALIB_SMOKE=1`` every section runs ``Config().smoke()``.
 """
