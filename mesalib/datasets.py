@@ -50,6 +50,13 @@ def _distance(p, hazard, goal):
     return d + 2 * ((same_x & between_y) | (same_y & between_x))
 
 
+def shortest_path_length(start, hazard, goal) -> np.ndarray:
+    """Shortest path length on the open plane from ``start`` to ``goal`` never entering ``hazard``;
+    each (..., 2) integer offsets. The distance behind :func:`hazard_world`'s optimal actions."""
+    start, hazard, goal = (np.asarray(v) for v in (start, hazard, goal))
+    return _distance(start, hazard, goal)
+
+
 def hazard_world(radius: int = 3):
     """Every observation of the hazard task and its optimal actions.
 

@@ -80,7 +80,10 @@ STATEABLE = ["never steps into the hazard",
              "same action wherever the hazard is, when it is behind the agent",
              "a given linear probe of layer 2 reads the goal's x-offset within 0.5"]
 NOT_STATEABLE = ["the network internally searches over plans",
-                 "the network pursues the goal it was trained on, in any environment"]
+                 "pursues the goal it was trained on, in every environment there could be"]
+# Stateable by unrolling the policy in closed loop: a finite list of grids and starts is a finite
+# conjunction of (reach, avoid) facts about the policy's outputs along each unrolled trajectory.
+CLOSED_LOOP = "reaches the goal without entering the hazard, from every start in a finite list of grids"
 
 
 def test_the_stateable_candidates_are_decided_by_the_verifier():
@@ -101,14 +104,28 @@ def test_the_stateable_candidates_are_decided_by_the_verifier():
                                                                               np.array([0.5 - g, g + 0.5]), (0, 1)))
     for name, (net, box, prop) in statements.items():
         assert V.verify(net, box, prop, "milp").status in ("verified", "falsified"), name
-    assert set(statements) | set(NOT_STATEABLE) == set(exercises.EXPRESSIBLE)
+    assert set(statements) | set(NOT_STATEABLE) | {CLOSED_LOOP} == set(exercises.EXPRESSIBLE)
 
 
 def test_expressible():
-    right = {**{k: True for k in STATEABLE}, **{k: False for k in NOT_STATEABLE}}
+    right = {**{k: True for k in STATEABLE + [CLOSED_LOOP]}, **{k: False for k in NOT_STATEABLE}}
     assert exercises.check_expressible(right)
     for k in right:   # every single wrong entry fails
         assert not exercises.check_expressible({**right, k: not right[k]}), k
     assert not exercises.check_expressible({k: None for k in right})
+    assert not exercises.check_expressible({**right, STATEABLE[0]: None})   # a blank is not "False"
     assert not exercises.check_expressible({"x": True})
     assert not exercises.check_expressible(None)
+
+
+def test_tight_bounds():
+    w = exercises.HAND_NET[0]["w"]
+    corners = np.array([[a, b] for a in (-1, 1) for b in (-1, 1)])
+    z = corners @ w                                     # the pre-activations' true range is at the corners
+    sound = [(z.min(0), z.max(0))]
+    assert V.milp_with_bounds(exercises.HAND_NET, exercises.HAND_BOX, exercises.FALSE_PROPERTY, sound).status == "falsified"
+    assert not exercises.check_tight_bounds(sound)
+    assert exercises.check_tight_bounds([(z.min(0), z.max(0) / 4)])     # upper bounds of 0.5 drop every z > 0.5
+    assert not exercises.check_tight_bounds(None)
+    assert not exercises.check_tight_bounds([(np.zeros(3), np.ones(3))])
+    assert not exercises.check_tight_bounds("abc")

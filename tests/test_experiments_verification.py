@@ -4,7 +4,7 @@ import jax
 import numpy as np
 import pytest
 
-from mesalib import train
+from mesalib import train, verify
 from mesalib.experiments import verification as chapter
 
 
@@ -33,6 +33,11 @@ def test_sizes():
     (chapter.Config(policy=chapter.PolicyConfig(deltas=())), "deltas"),
     (chapter.Config(policy=chapter.PolicyConfig(probe_layer=3)), "probe_layer"),
     (chapter.Config(policy=chapter.PolicyConfig(radius=0)), "radius"),
+    (chapter.Config(policy=chapter.PolicyConfig(synthesis_rounds=0)), "synthesis_rounds"),
+    (chapter.Config(ladder=chapter.LadderConfig(seed_networks=1)), "seed_networks"),
+    (chapter.Config(ladder=chapter.LadderConfig(seed_eps=())), "seed_eps"),
+    (chapter.Config(ladder=chapter.LadderConfig(z3_stride=0)), "z3_stride"),
+    (chapter.Config(ladder=chapter.LadderConfig(ibp_fit=verify.IBPFitConfig(eps=-1.0))), "config.eps"),
     (chapter.LadderConfig(), "config must be a verification.Config"),
 ])
 def test_bad_configs_name_the_parameter(config, name):

@@ -104,12 +104,26 @@ def test_bounds_contain_every_sampled_activation(seed, sizes):
         x = _samples(rng, box, 2000)
         zs = _pre_activations(params, x)
         ibp, crown = V.interval_bounds(params, box), V.crown_bounds(params, box)
+        both = V.crown_bounds(params, box, intersect=True)
         for j, z in enumerate(zs):
             tol = 1e-4 * (1 + np.abs(z).max())
-            for lo, hi in (ibp[j], crown[j]):
+            for lo, hi in (ibp[j], crown[j], both[j]):
                 assert np.all(z >= lo - tol) and np.all(z <= hi + tol), (scale, j)
-            # CROWN is intersected with IBP, so it is never looser
-            assert np.all(crown[j][0] >= ibp[j][0] - 1e-5) and np.all(crown[j][1] <= ibp[j][1] + 1e-5)
+            # CROWN ∩ IBP is never looser than IBP, by construction (pure CROWN can be: see below)
+            assert np.all(both[j][0] >= ibp[j][0] - 1e-5) and np.all(both[j][1] <= ibp[j][1] + 1e-5)
+
+
+def test_pure_crown_is_sometimes_looser_than_ibp():
+    """Zhang et al.'s CROWN is not a refinement of IBP: on this random 4-16-16-4 net and a wide box,
+    some layer-2 bounds of CROWN are looser than interval arithmetic's (while most are tighter)."""
+    params = _random_net(1, (4, 16, 16, 4))
+    box = V.linf_ball(np.random.default_rng(1).normal(size=4), 2.0)
+    (i_lo, i_hi), (c_lo, c_hi) = V.interval_bounds(params, box)[1], V.crown_bounds(params, box)[1]
+    looser = (c_lo < i_lo - 1e-5) | (c_hi > i_hi + 1e-5)
+    tighter = (c_lo > i_lo + 1e-5) | (c_hi < i_hi - 1e-5)
+    assert looser.any() and tighter.any()
+    both = V.crown_bounds(params, box, intersect=True)[1]
+    np.testing.assert_allclose(both[0], np.maximum(i_lo, c_lo), atol=1e-5)
 
 
 def test_property_bounds_contain_sampled_rows_batched():
@@ -218,7 +232,8 @@ def test_ladder_ordering_on_random_nets():
         assert not (points["crown"] & ~exact).any()
         assert not (exact & points["pgd_falsified"]).any()
         counts += [points["ibp"].sum(), points["crown"].sum(), exact.sum(), (~points["pgd_falsified"]).sum()]
-        assert set(times["method"]) == {"IBP", "CROWN", "PGD", "exact (MILP)"}
+        assert not (points["crown_ibp"] & ~exact).any()
+        assert set(times["method"]) == {"IBP", "CROWN", "CROWN ∩ IBP", "PGD", "exact (MILP)"}
     assert counts[0] < counts[2] < 80 and counts[1] <= counts[2] <= counts[3]  # not all trivially true/false
 
 
@@ -451,3 +466,87 @@ def test_probe_network_recovers_a_linear_readout():
     np.testing.assert_allclose(V.forward(V.check_params(probe), x)[:, 0], target, atol=1e-8)
     with pytest.raises(ValueError, match="layer"):
         probes.layer_probe(params, 3, x, target)
+
+
+# ----------------------------------------------------------------------------- trusted bounds, activations
+
+def test_milp_with_too_tight_bounds_verifies_a_false_property():
+    # "y < 1.5" on SUM_NET over [-1, 1]^2 is false (y reaches 2 at (1, 0)).
+    prop = V.Property(np.array([[-1.0]]), np.array([1.5]), (0,))
+    assert V.exact_check(SUM_NET, UNIT_BOX, prop).status == "falsified"
+    sound = [(np.full(2, -2.0), np.full(2, 2.0))]             # the true pre-activation range
+    assert V.milp_with_bounds(SUM_NET, UNIT_BOX, prop, sound).status == "falsified"
+    tight = [(np.full(2, -2.0), np.full(2, 0.5))]             # cuts off every input with z > 0.5
+    r = V.milp_with_bounds(SUM_NET, UNIT_BOX, prop, tight)
+    assert r.status == "verified" and abs(r.margin - 0.5) < 1e-6   # y <= 1 on what is left
+    with pytest.raises(ValueError, match="bounds"):
+        V.milp_with_bounds(SUM_NET, UNIT_BOX, prop, [])
+    with pytest.raises(ValueError, match=r"bounds\[0\]\[1\]"):
+        V.milp_with_bounds(SUM_NET, UNIT_BOX, prop, [(np.zeros(2), np.zeros(3))])
+
+
+def test_activation_query_proves_and_refutes_with_exact_witnesses():
+    pytest.importorskip("z3")
+    # hidden unit 0 of SUM_NET is relu(x0 + x1): at most 2 on [-1, 1]^2, and 0 on x0 + x1 <= 0
+    assert V.activation_query(SUM_NET, UNIT_BOX, layer=1, unit=0, threshold=2.0).status == "verified"
+    r = V.activation_query(SUM_NET, UNIT_BOX, layer=1, unit=0, threshold=1.9)
+    assert r.status == "falsified" and r.counterexample.sum() > 1.9 and r.margin < 0
+    box = V.Box(np.array([-1.0, -1.0]), np.array([0.0, 0.0]))
+    assert V.activation_query(SUM_NET, box, layer=1, unit=0).status == "verified"     # never active there
+    with pytest.raises(ValueError, match="layer"):
+        V.activation_query(SUM_NET, UNIT_BOX, layer=2, unit=0)
+    with pytest.raises(ValueError, match="unit"):
+        V.activation_query(SUM_NET, UNIT_BOX, layer=1, unit=5)
+
+
+# ----------------------------------------------------------------------------- IBP training
+
+def test_worst_case_logits_bound_every_sampled_logit_difference():
+    rng = np.random.default_rng(11)
+    params = _random_net(11, (2, 8, 8, 3))
+    x, y, eps = np.array([0.3, -0.2]), 1, 0.25
+    worst = np.asarray(V.worst_case_logits(jax.tree.map(jnp.asarray, params), jnp.asarray(x, jnp.float32), y, eps, 3))
+    assert worst.shape == (3,) and abs(worst[y]) < 1e-6
+    xs = _samples(rng, (x - eps, x + eps), 2000)
+    out = _pre_activations(params, xs)[-1]
+    assert np.all(out - out[:, [y]] <= worst + 1e-4)
+
+
+def test_fit_ibp_learns_and_checks_its_inputs():
+    x = np.array([[-1.0, 0.0], [1.0, 0.0]] * 10)
+    labels = np.array([0, 1] * 10)
+    config = V.IBPFitConfig(hidden=(8,), steps=200, eps=0.2)
+    params, losses = V.fit_ibp(jax.random.key(0), x, labels, config)
+    assert losses.shape == (200,) and np.isfinite(losses).all() and losses[-1] < losses[0]
+    box = V.linf_ball(x[:2], 0.2)
+    assert (V.verify(params, V.Box(box.lower[1], box.upper[1]), V.argmax_is(1, 2), "ibp").status == "verified")
+    with pytest.raises(ValueError, match="config.eps"):
+        V.fit_ibp(jax.random.key(0), x, labels, config._replace(eps=-1.0))
+    with pytest.raises(ValueError, match="labels"):
+        V.fit_ibp(jax.random.key(0), x, labels[:3], config)
+    with pytest.raises(ValueError, match="config must be"):
+        V.fit_ibp(jax.random.key(0), x, labels, "fast")
+
+
+# ----------------------------------------------------------------------------- probe synthesis (CEGIS)
+
+def test_minimax_probe_matches_the_chebyshev_line():
+    # the best line through (0, 0), (1, 1), (2, 3) in the max norm: 1.5 x - 0.25, error 0.25 at all three
+    w, b, worst = V.minimax_probe(np.array([[0.0], [1.0], [2.0]]), np.array([0.0, 1.0, 3.0]))
+    np.testing.assert_allclose([w[0], b, worst], [1.5, -0.25, 0.25], atol=1e-8)
+
+
+def test_cegis_probe_finds_a_probe_when_one_exists_and_refutes_when_none_does():
+    net = _net([[[1.0, 0.0], [0.0, 1.0]], [[1.0], [1.0]]], [[0.0, 0.0], [0.0]])   # layer 1 is x on x >= 0
+    centres = np.array([[1.0, 2.0], [2.0, 1.0], [3.0, 3.0]])
+    boxes = V.linf_ball(centres, 0.05)
+    ok = V.cegis_probe(jax.random.key(0), net, 1, boxes, centres[:, 0], tolerance=0.2)
+    assert ok.status == "verified" and len(ok.history) == 1
+    np.testing.assert_allclose(ok.probe[-1]["w"][:, 0], [1.0, 0.0], atol=1e-6)    # the probe reads x0
+    # within 0.01 of the box's centre value is impossible when x0 itself moves by 0.05 in the box
+    no = V.cegis_probe(jax.random.key(0), net, 1, boxes, centres[:, 0], tolerance=0.01)
+    assert no.status == "refuted" and no.probe is None and no.history["worst error on them"].iloc[-1] > 0.01
+    with pytest.raises(ValueError, match="targets"):
+        V.cegis_probe(jax.random.key(0), net, 1, boxes, centres[:2, 0], tolerance=0.2)
+    with pytest.raises(ValueError, match="tolerance"):
+        V.cegis_probe(jax.random.key(0), net, 1, boxes, centres[:, 0], tolerance=0.0)

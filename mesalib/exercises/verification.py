@@ -94,18 +94,53 @@ EXPRESSIBLE = {
     "same action wherever the hazard is, when it is behind the agent": True,
     "a given linear probe of layer 2 reads the goal's x-offset within 0.5": True,
     "the network internally searches over plans": False,
-    "the network pursues the goal it was trained on, in any environment": False,
+    "reaches the goal without entering the hazard, from every start in a finite list of grids": True,
+    "pursues the goal it was trained on, in every environment there could be": False,
 }
 
 
 def check_expressible(answer) -> bool:
-    """answer: dict mapping each key of EXPRESSIBLE to True (a verifier can state it) or False."""
+    """answer: dict mapping each key of EXPRESSIBLE to True (a verifier can state it) or False.
+    A blank (None or anything not a bool) is not an answer."""
     if not isinstance(answer, dict) or set(answer) != set(EXPRESSIBLE):
         return _fail("Give a dict with exactly these keys:\n  " + "\n  ".join(EXPRESSIBLE))
+    blank = [k for k, v in answer.items() if not isinstance(v, (bool, np.bool_))]
+    if blank:
+        return _fail(f"{len(blank)} of {len(EXPRESSIBLE)} are not answered yet (use True or False), e.g. '{blank[0]}'.")
     wrong = [k for k, v in EXPRESSIBLE.items() if bool(answer[k]) != v]
     if wrong:
         return _fail(f"{len(wrong)} of {len(EXPRESSIBLE)} are not right yet, e.g. '{wrong[0]}'. Ask: is it "
                      "'for every input in a set I can write down, a linear fact about outputs or activations holds'?")
-    print("Correct: the first three fix an input set and a linear fact about outputs or activations; "
-          "the last two need a definition of search or of 'its goal' that nobody has written down.")
+    print("Correct: the first three fix an input set and a linear fact about outputs or activations; a finite "
+          "list of grids unrolls into one finite closed-loop check per start. 'Searches over plans' has no "
+          "formal definition, and 'every environment there could be' is no set anyone can write down.")
+    return True
+
+
+# Exercise 5: big-M constants. "y < 1.5" is false for HAND_NET on HAND_BOX (y reaches 2), yet a MILP
+# given hidden-layer bounds that are too tight can "verify" it.
+FALSE_PROPERTY = V.Property(np.array([[-1.0]]), np.array([1.5]), (0,))
+
+
+def check_tight_bounds(bounds) -> bool:
+    """bounds: [(lower, upper)] for HAND_NET's one hidden layer (two units) that make
+    ``verify.milp_with_bounds`` "verify" the false property y < 1.5 on HAND_BOX."""
+    if bounds is None:
+        return _fail("Give a list with one (lower, upper) pair of 2-vectors, e.g. [(np.full(2, -2.0), np.full(2, 2.0))].")
+    try:
+        r = V.milp_with_bounds(HAND_NET, HAND_BOX, FALSE_PROPERTY, bounds)
+    except (TypeError, ValueError) as e:
+        return _fail(f"Those bounds cannot be used: {e}")
+    truth = V.exact_check(HAND_NET, HAND_BOX, FALSE_PROPERTY)
+    if r.status != "verified":
+        return _fail(f"Not yet: with these bounds the MILP says '{r.status}'. Sound bounds (they contain every "
+                     "pre-activation, here [-2, 2]) keep the counterexample; try an upper bound below what a unit reaches.")
+    g = np.linspace(-1, 1, 201)
+    grid = np.stack(np.meshgrid(g, g), -1).reshape(-1, 2)
+    z = grid @ HAND_NET[0]["w"] + HAND_NET[0]["b"]
+    lo, hi = (np.asarray(v, np.float64) for v in bounds[0])
+    outside = int(np.any((z < lo) | (z > hi), axis=1).sum())
+    print(f"Right: the MILP 'verifies' y < 1.5 (margin {r.margin:.2g}), but the exact check with sound bounds finds "
+          f"y = {-truth.margin + 1.5:.2g} at x = {np.round(truth.counterexample, 2)}. Your bounds exclude the "
+          f"pre-activations of {outside} of {len(grid)} grid inputs: the encoding silently dropped them.")
     return True

@@ -3,8 +3,12 @@
 Each section of the chapter is one function of the chapter's key (``SEED = 0``), split once by
 :func:`keys`: the two-moons network (:func:`run_network`), one point asked four ways
 (:func:`run_four_ways`), the robustness ladder (:func:`run_ladder`), the status map
-(:func:`run_grid`), the hazard-task policy (:func:`run_policy`), its safety under observation
-noise (:func:`run_noise`) and the candidate "signs of optimization" (:func:`run_candidates`).
+(:func:`run_grid`), the ladder on networks from other seeds (:func:`run_seed_ladder`), IBP training
+(:func:`run_certified`), the MILP against z3 (:func:`run_z3_crosscheck`), the hazard-task policy
+(:func:`run_policy`), its safety under observation noise (:func:`run_noise`), a z3 query on its hidden
+units (:func:`run_activations`), closed-loop reach-avoid without and with noise (:func:`run_closed_loop`,
+:func:`run_closed_loop_noise`), the candidate "signs of optimization" (:func:`run_candidates`) and the
+counterexample-guided probe search (:func:`run_probe_synthesis`).
 The notebook and ``tests/test_claims_ch05.py`` call the same functions, the tests with
 ``Config().test()``; with ``MESALIB_SMOKE=1`` every section runs ``Config().smoke()``.
 """
@@ -17,7 +21,7 @@ import jax
 import numpy as np
 import pandas as pd
 
-from mesalib import datasets, probes, stats, train, validate, verify
+from mesalib import datasets, nn, probes, stats, train, validate, verify
 
 STATUS_NAMES = {"verified": "certified by exact only", "falsified": "falsified by exact only"}
 
@@ -37,13 +41,19 @@ class LadderConfig(NamedTuple):
     grid_eps: float = 0.2           # the status map's radius
     grid_resolution: int = 40       # its cells per axis
     grid_time_limit: float = 10.0
+    z3_stride: int = 10             # the z3 cross-check takes every z3_stride-th test point ...
+    z3_eps: float = 0.3             # ... at this radius
+    ibp_fit: verify.IBPFitConfig = verify.IBPFitConfig()   # the certified-training network (same data)
+    seed_networks: int = 5          # the ladder again on this many networks trained from other seeds ...
+    seed_eps: tuple = (0.1, 0.3)    # ... at these radii
 
     def full(self) -> "LadderConfig":
         """The full sweep recorded in the text (twice the points, twice the radii)."""
         return self._replace(n_test=200, eps_grid=(0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4))
 
     def smoke(self) -> "LadderConfig":
-        return self._replace(n_test=30, fit=self.fit.smoke(), eps_grid=(0.1, 0.3), grid_resolution=8)
+        return self._replace(n_test=30, fit=self.fit.smoke(), eps_grid=(0.1, 0.3), grid_resolution=8, seed_networks=2,
+                             ibp_fit=self.ibp_fit._replace(steps=self.fit.smoke().steps))
 
     def validated(self) -> "LadderConfig":
         validate.integer("n_train", self.n_train, minimum=2)
@@ -60,9 +70,17 @@ class LadderConfig(NamedTuple):
         validate.real("grid_eps", self.grid_eps, low=0.0)
         validate.integer("grid_resolution", self.grid_resolution, minimum=2, maximum=70)
         validate.real("grid_time_limit", self.grid_time_limit, low=0.0, low_open=True)
+        validate.integer("z3_stride", self.z3_stride, minimum=1)
+        validate.integer("seed_networks", self.seed_networks, minimum=2)
+        seed_eps = tuple(validate.real(f"seed_eps[{i}]", e, low=0.0) for i, e in enumerate(self.seed_eps))
+        if not seed_eps:
+            raise ValueError("seed_eps must list at least one radius")
+        if not isinstance(self.ibp_fit, verify.IBPFitConfig):
+            raise ValueError(f"ibp_fit must be a verify.IBPFitConfig, got {type(self.ibp_fit).__name__}")
+        validate.real("z3_eps", self.z3_eps, low=0.0)
         if not isinstance(self.fit, train.FitConfig):
             raise ValueError(f"fit must be a train.FitConfig, got {type(self.fit).__name__}")
-        return self._replace(eps_grid=eps, fit=self.fit.validated())
+        return self._replace(eps_grid=eps, fit=self.fit.validated(), ibp_fit=self.ibp_fit.validated(), seed_eps=seed_eps)
 
 
 class PolicyConfig(NamedTuple):
@@ -74,6 +92,7 @@ class PolicyConfig(NamedTuple):
     probe_delta: float = 0.1         # ... for inputs this close to an observation with the hazard right
     probe_tolerance: float = 0.5     # ... and must read the goal's x-offset this closely
     time_limit: float = 30.0
+    synthesis_rounds: int = 10       # the counterexample-guided probe search stops after this many rounds
 
     def smoke(self) -> "PolicyConfig":
         return self._replace(fit=self.fit.smoke())
@@ -86,6 +105,7 @@ class PolicyConfig(NamedTuple):
         validate.integer("probe_layer", self.probe_layer, minimum=1, maximum=len(self.fit.hidden))
         validate.real("probe_delta", self.probe_delta, low=0.0)
         validate.real("probe_tolerance", self.probe_tolerance, low=0.0, low_open=True)
+        validate.integer("synthesis_rounds", self.synthesis_rounds, minimum=1)
         validate.real("time_limit", self.time_limit, low=0.0, low_open=True)
         if not isinstance(self.fit, train.FitConfig):
             raise ValueError(f"fit must be a train.FitConfig, got {type(self.fit).__name__}")
@@ -128,6 +148,10 @@ class Keys(NamedTuple):
     example: jax.Array      # PGD on the point asked four ways
     candidates: jax.Array   # PGD in the candidate checks
     exercises: jax.Array    # for the reader's own checks in the exercises
+    certified: jax.Array    # the IBP-trained network's initialization and its ladder's PGD
+    seeds: jax.Array        # the networks trained from other seeds, and their ladders' PGD
+    synthesis: jax.Array    # PGD in the counterexample-guided probe search
+    closed_loop: jax.Array  # PGD in the closed-loop check under observation noise
 
 
 def keys(key) -> Keys:
@@ -178,7 +202,7 @@ def run_four_ways(key, network: Network, config: Config = Config()) -> pd.DataFr
     prop = verify.argmax_is(int(network.predicted[i]), 2)
     rows = []
     for method in ("ibp", "crown", "pgd", "milp"):
-        r = verify.verify(network.params, box, prop, method, key=k.example)
+        r = verify.verify(network.params, box, prop, method, key=k.example if method == "pgd" else None)
         rows.append({"method": method, "status": r.status, "margin": r.margin})
     return pd.DataFrame(rows)
 
@@ -212,6 +236,88 @@ def run_grid(key, network: Network, config: Config = Config()) -> pd.DataFrame:
                        time_limit=c.grid_time_limit)
 
 
+def run_z3_crosscheck(key, network: Network, config: Config = Config()) -> pd.DataFrame:
+    """The MILP's verdicts (floating point, HiGHS's tolerances) against z3's (exact rationals) on every
+    ``z3_stride``-th test point at radius ``z3_eps``: one row per point with both statuses and times."""
+    config = _prepare(config)
+    c = config.ladder
+    props = verify.robustness_properties(network.predicted, 2)
+    rows = []
+    for i in range(0, len(network.x_test), c.z3_stride):
+        box = verify.linf_ball(network.x_test[i], c.z3_eps)
+        prop = verify.Property(props.c[i], props.d[i], props.groups)
+        m = verify.exact_check(network.params, box, prop, "milp", time_limit=c.time_limit, skip_certified=False)
+        z = verify.exact_check(network.params, box, prop, "z3", time_limit=c.time_limit)
+        rows.append({"point": i, "milp": m.status, "z3": z.status, "milp_ms": 1e3 * m.seconds, "z3_ms": 1e3 * z.seconds})
+    return pd.DataFrame(rows)
+
+
+class Certified(NamedTuple):
+    """The two-moons network trained with the IBP loss, and its ladder."""
+    params: list
+    losses: np.ndarray
+    predicted: np.ndarray    # (n_test,) its own labels, the ones its ladder checks
+    accuracy: float          # on the test labels
+    ladder: Ladder
+
+
+def run_certified(key, network: Network, config: Config = Config(), progress: bool | str = False) -> Certified:
+    """Gowal et al.'s IBP training on the same two-moons data, then the same ladder on the result."""
+    config, k = _prepare(config), keys(key)
+    c = config.ladder
+    k_fit, k_ladder = jax.random.split(k.certified)
+    params, losses = verify.fit_ibp(k_fit, network.x_train, network.y_train, c.ibp_fit, progress=progress)
+    predicted = train.predict(params, network.x_test)
+    points, times = ladder(k_ladder, params, network.x_test, predicted, c.eps_grid, c.pgd_steps, c.pgd_restarts,
+                           c.time_limit)
+    return Certified(params, np.asarray(losses), predicted, float((predicted == network.y_test).mean()),
+                     Ladder(points, times, ladder_summary(points)))
+
+
+class SeedLadder(NamedTuple):
+    points: pd.DataFrame     # ladder() points with a ``network`` column (0..seed_networks-1)
+    per_network: pd.DataFrame  # fraction certified per (network, eps, method), and PGD's misses
+    summary: pd.DataFrame    # per (eps, method): mean fraction, 95% t interval over networks, min, max, n
+
+
+def run_seed_ladder(key, network: Network, config: Config = Config()) -> SeedLadder:
+    """One trained network is one sample: the ladder at ``seed_eps`` on ``seed_networks`` networks fitted
+    to the same data from other initialisations, with the spread over networks."""
+    config, k = _prepare(config), keys(key)
+    c = config.ladder
+    points, per = [], []
+    for s, k_s in enumerate(jax.random.split(k.seeds, c.seed_networks)):
+        k_fit, k_ladder = jax.random.split(k_s)
+        params, _ = train.fit_mlp(k_fit, network.x_train, network.y_train, c.fit)
+        pred = train.predict(params, network.x_test)
+        pts, _ = ladder(k_ladder, params, network.x_test, pred, c.seed_eps, c.pgd_steps, c.pgd_restarts, c.time_limit)
+        pts.insert(0, "network", s)
+        points.append(pts)
+        for e, g in pts.groupby("eps"):
+            exact = g["exact"] == "verified"
+            per.append({"network": s, "eps": e, "accuracy": float((pred == network.y_test).mean()),
+                        "IBP": g["ibp"].mean(), "CROWN": g["crown"].mean(), "exact (MILP)": exact.mean(),
+                        "not falsified by PGD": (~g["pgd_falsified"]).mean(),
+                        "PGD missed": int((~exact & ~g["pgd_falsified"]).sum()),
+                        "order violations": int(((g["ibp"] | g["crown"]) & ~exact).sum() + (exact & g["pgd_falsified"]).sum())})
+    per = pd.DataFrame(per)
+    rows = []
+    for e, g in per.groupby("eps"):
+        for m in ("IBP", "CROWN", "exact (MILP)", "not falsified by PGD"):
+            ci = stats.mean_ci(g[m].to_numpy(np.float64), method="t")
+            rows.append({"eps": e, "method": m, "mean": float(ci.mean), "low": float(ci.low), "high": float(ci.high),
+                         "min": float(g[m].min()), "max": float(g[m].max()), "networks": len(g)})
+    return SeedLadder(pd.concat(points, ignore_index=True), per, pd.DataFrame(rows))
+
+
+def compare_training(ordinary: Ladder, certified: Ladder) -> pd.DataFrame:
+    """Fractions certified per (eps, method) for the ordinarily trained and the IBP-trained network."""
+    a = ordinary.summary.pivot(index="eps", columns="method", values="fraction")
+    b = certified.summary.pivot(index="eps", columns="method", values="fraction")
+    cols = [m for m in ("IBP", "CROWN", "exact (MILP)") if m in a and m in b]
+    return pd.concat({"ordinary training": a[cols], "IBP training": b[cols]}, axis=1)
+
+
 def point_frame(network: Network) -> pd.DataFrame:
     """The test points with their predicted labels (columns x0, x1, label), to draw on the map."""
     return pd.DataFrame({"x0": network.x_test[:, 0], "x1": network.x_test[:, 1], "label": network.predicted})
@@ -228,8 +334,10 @@ def ladder(key, params, x, labels, eps_grid, pgd_steps: int = 40, pgd_restarts: 
     """Robustness of (x, labels) in L-infinity balls of each radius, by every method.
 
     Returns (points, times): ``points`` has one row per (eps, point) with booleans ``ibp``,
-    ``crown`` (certified), ``pgd_falsified``, the exact status and the exact margin; ``times``
-    has seconds per point for each method and eps (first calls compile outside the timing).
+    ``crown`` (pure CROWN), ``crown_ibp`` (CROWN ∩ IBP) (certified), the certified margin bounds
+    ``ibp_bound`` and ``crown_bound``, ``pgd_falsified``, the exact status and the exact margin;
+    ``times`` has the mean milliseconds per point for each method and eps (first calls compile
+    outside the timing; the MILP also gets its median and maximum).
     """
     validate.prng_key("key", key)
     p = verify.check_params(params)
@@ -249,7 +357,7 @@ def ladder(key, params, x, labels, eps_grid, pgd_steps: int = 40, pgd_restarts: 
     *eps_keys, k_warm = jax.random.split(key, len(eps_grid) + 1)
     # Warm up (compile) every batched function once at the real batch size.
     warm = verify.linf_ball(x, 0.0)
-    for m in ("ibp", "crown"):
+    for m in ("ibp", "crown", "crown_ibp"):
         verify.property_bounds(p, warm, props, m)
     verify.pgd_attack(k_warm, p, warm, props, pgd_steps, pgd_restarts)
     if exact:
@@ -260,9 +368,11 @@ def ladder(key, params, x, labels, eps_grid, pgd_steps: int = 40, pgd_restarts: 
         box = verify.linf_ball(x, e)
         (ibp_lo, _), t_ibp = _timed(verify.property_bounds, p, box, props, "ibp")
         (crown_lo, _), t_crown = _timed(verify.property_bounds, p, box, props, "crown")
+        (both_lo, _), t_both = _timed(verify.property_bounds, p, box, props, "crown_ibp")
         (_, pgd_m), t_pgd = _timed(verify.pgd_attack, k_e, p, box, props, pgd_steps, pgd_restarts)
-        ibp_ok = verify.certified_margin(ibp_lo, props.groups) > 0
-        crown_ok = verify.certified_margin(crown_lo, props.groups) > 0
+        ibp_m = verify.certified_margin(ibp_lo, props.groups)
+        crown_m = verify.certified_margin(crown_lo, props.groups)
+        both_ok = verify.certified_margin(both_lo, props.groups) > 0
         statuses, margins, ex_times = [], [], []
         for i in range(len(x)):
             if not exact:
@@ -278,15 +388,18 @@ def ladder(key, params, x, labels, eps_grid, pgd_steps: int = 40, pgd_restarts: 
             margins.append(r.margin)
             ex_times.append(r.seconds)
         for i in range(len(x)):
-            rows.append({"eps": e, "point": i, "ibp": bool(ibp_ok[i]), "crown": bool(crown_ok[i]),
+            rows.append({"eps": e, "point": i, "ibp": bool(ibp_m[i] > 0), "crown": bool(crown_m[i] > 0),
+                         "crown_ibp": bool(both_ok[i]), "ibp_bound": float(ibp_m[i]), "crown_bound": float(crown_m[i]),
                          "pgd_falsified": bool(pgd_m[i] <= 0), "exact": statuses[i], "exact_margin": margins[i]})
         n = len(x)
+        # Every column is a mean per point: the batched methods' batch time / n, the MILP's total / n.
         times += [{"eps": e, "method": "IBP", "ms_per_point": 1e3 * t_ibp / n},
                   {"eps": e, "method": "CROWN", "ms_per_point": 1e3 * t_crown / n},
+                  {"eps": e, "method": "CROWN ∩ IBP", "ms_per_point": 1e3 * t_both / n},
                   {"eps": e, "method": "PGD", "ms_per_point": 1e3 * t_pgd / n}]
         if ex_times:
-            times.append({"eps": e, "method": "exact (MILP)", "ms_per_point": 1e3 * float(np.median(ex_times)),
-                          "ms_max": 1e3 * float(np.max(ex_times))})
+            times.append({"eps": e, "method": "exact (MILP)", "ms_per_point": 1e3 * float(np.mean(ex_times)),
+                          "ms_median": 1e3 * float(np.median(ex_times)), "ms_max": 1e3 * float(np.max(ex_times))})
     return pd.DataFrame(rows), pd.DataFrame(times)
 
 
@@ -298,7 +411,8 @@ def ladder_summary(points: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
     out = []
     for e, g in points.groupby("eps"):
         n = len(g)
-        cols = {"IBP": g["ibp"], "CROWN": g["crown"], "exact (MILP)": g["exact"] == "verified",
+        cols = {"IBP": g["ibp"], "CROWN": g["crown"], "CROWN ∩ IBP": g["crown_ibp"],
+                "exact (MILP)": g["exact"] == "verified",
                 "not falsified by PGD": ~g["pgd_falsified"]}
         for name, v in cols.items():
             if name == "exact (MILP)" and (g["exact"] == "not run").all():
@@ -312,10 +426,25 @@ def ladder_summary(points: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
 def ladder_checks(points: pd.DataFrame) -> dict:
     """The ladder's point-by-point checks: counts that soundness forces to zero, and two that luck does."""
     exact_ok = points["exact"] == "verified"
-    return {"certified by a bound method but not by the exact method": int(((points["ibp"] | points["crown"]) & ~exact_ok).sum()),
+    bound_ok = points["ibp"] | points["crown"] | points["crown_ibp"]
+    return {"certified by a bound method but not by the exact method": int((bound_ok & ~exact_ok).sum()),
             "certified exactly but falsified by PGD": int((exact_ok & points["pgd_falsified"]).sum()),
             "real counterexamples that PGD missed": int((~exact_ok & ~points["pgd_falsified"]).sum()),
             "points the MILP left undecided": int((~points["exact"].isin(["verified", "falsified"])).sum())}
+
+
+def crown_vs_ibp(points: pd.DataFrame) -> pd.DataFrame:
+    """Pure CROWN against IBP, point by point per eps: how often each certifies what the other does
+    not, and how often each gives the tighter bound on the margin (a measurement, not a theorem)."""
+    validate.instance("points", points, pd.DataFrame, "the points frame of ladder()")
+    out = []
+    for e, g in points.groupby("eps"):
+        out.append({"eps": e, "points": len(g),
+                    "CROWN certifies, IBP not": int((g["crown"] & ~g["ibp"]).sum()),
+                    "IBP certifies, CROWN not": int((g["ibp"] & ~g["crown"]).sum()),
+                    "CROWN's bound tighter": int((g["crown_bound"] > g["ibp_bound"]).sum()),
+                    "IBP's bound tighter": int((g["ibp_bound"] > g["crown_bound"]).sum())})
+    return pd.DataFrame(out)
 
 
 def status_grid(key, params, eps, lower=(-2.0, -2.0), upper=(2.0, 2.0), resolution: int = 40,
@@ -433,6 +562,121 @@ def run_noise(key, policy: Policy, config: Config = Config()) -> Noise:
     return Noise(pd.DataFrame(rows), results, observations)
 
 
+def run_activations(key, policy: Policy, config: Config = Config(), hazard: str = "right", delta: float = 0.25,
+                    layer: int = 2) -> pd.DataFrame:
+    """A proposition about activations, asked of z3: for every input within ``delta`` of the first real
+    observation with the hazard on the ``hazard`` side, does each unit of hidden ``layer`` stay off
+    (post-activation <= 0)? One exact-rational query per unit: unit, status, witness activation."""
+    config = _prepare(config)
+    obs = policy.obs[adjacent(policy.obs, datasets.ACTIONS.index(hazard))][0]
+    box = verify.linf_ball(obs, delta)
+    rows = []
+    for u in range(policy.params[layer - 1]["w"].shape[1]):
+        r = verify.activation_query(policy.params, box, layer, u, time_limit=config.policy.time_limit)
+        rows.append({"unit": u, "never fires": r.status, "activation at the witness": -r.margin})
+    return pd.DataFrame(rows)
+
+
+class ClosedLoop(NamedTuple):
+    outcome: np.ndarray      # (n,) "reached", "entered the hazard" or "timed out", one per start
+    steps: np.ndarray        # (n,) steps taken (to the goal, the hazard or the horizon)
+    shortest: np.ndarray     # (n,) the shortest hazard-free path length from the start
+    table: pd.DataFrame      # outcome counts, and how many reached the goal by a shortest path
+
+
+def run_closed_loop(policy: Policy, horizon: int = 20) -> ClosedLoop:
+    """Reach-avoid in closed loop, over the finite family of every start of the hazard task: run the
+    policy step by step (each step moves the agent, so both offsets shift by minus the move) until it
+    reaches the goal, enters the hazard, or ``horizon`` steps pass. A complete check by enumeration
+    (black-box: it only queries the policy), for these finitely many grids and starts."""
+    validate.instance("policy", policy, Policy, "a verification.Policy (from run_policy)")
+    horizon = validate.integer("horizon", horizon, minimum=1)
+    obs = policy.obs.astype(np.float64).copy()
+    n = len(obs)
+    shortest = datasets.shortest_path_length(np.zeros((n, 2)), obs[:, :2], obs[:, 2:])
+    outcome = np.full(n, "timed out", dtype=object)
+    steps = np.full(n, horizon)
+    live = np.ones(n, bool)
+    for t in range(1, horizon + 1):
+        idx = np.flatnonzero(live)
+        if not len(idx):
+            break
+        move = datasets.MOVES[train.predict(policy.params, obs[idx])]
+        obs[idx, :2] -= move
+        obs[idx, 2:] -= move
+        hit = np.all(obs[idx, :2] == 0, axis=1)
+        done = np.all(obs[idx, 2:] == 0, axis=1)
+        for mask, name in ((hit, "entered the hazard"), (done & ~hit, "reached")):
+            outcome[idx[mask]], steps[idx[mask]] = name, t
+        live[idx[hit | done]] = False
+    table = pd.DataFrame([{"starts": n, **{k: int((outcome == k).sum()) for k in ("reached", "entered the hazard", "timed out")},
+                           "reached by a shortest path": int(((outcome == "reached") & (steps == shortest)).sum())}])
+    return ClosedLoop(outcome, steps, shortest, table)
+
+
+def possible_actions(key, params, states, delta: float, time_limit: float = 30.0) -> np.ndarray:
+    """(n, 4) bool: whether each action is the argmax for *some* observation within ``delta`` of each state
+    (n, 4). Per action, "argmax is never a" is checked cheapest first; only a proof rules an action out,
+    so an undecided check counts as possible (a sound over-approximation)."""
+    box = verify.linf_ball(states, delta)
+    out = np.ones((len(states), len(datasets.ACTIONS)), bool)
+    for a, k in zip(range(len(datasets.ACTIONS)), jax.random.split(key, len(datasets.ACTIONS))):
+        res = verify.verify_many(params, box, verify.argmax_not(a, len(datasets.ACTIONS)), key=k, time_limit=time_limit)
+        out[:, a] = res["status"].to_numpy() != "verified"
+    return out
+
+
+def run_closed_loop_noise(key, policy: Policy, config: Config = Config(), delta: float = 0.1,
+                          horizon: int = 12) -> pd.DataFrame:
+    """Closed-loop reach-avoid with every observation perturbed by up to ``delta`` at every step: the set
+    of states reachable from each start when the noise may pick any action it can provably cause (and any
+    it cannot rule out). Per start: whether the hazard can be entered within ``horizon`` steps, and
+    whether the goal is reached within ``horizon`` steps whatever the noise does."""
+    config, k = _prepare(config), keys(key)
+    delta = validate.real("delta", delta, low=0.0)
+    horizon = validate.integer("horizon", horizon, minimum=1)
+    acts, frontier = {}, {tuple(s) for s in policy.obs.astype(int)}
+    step_keys = jax.random.split(k.closed_loop, horizon)
+    for t in range(horizon):
+        new = sorted(s for s in frontier if s not in acts)
+        if new:
+            for s, a in zip(new, possible_actions(step_keys[t], policy.params, np.array(new, np.float64), delta,
+                                                  config.policy.time_limit)):
+                acts[s] = a
+        nxt = set()
+        for s in frontier:
+            for a in np.flatnonzero(acts[s]):
+                n = _step(s, a)
+                if n not in ("hazard", "goal"):
+                    nxt.add(n)
+        frontier = nxt
+    # Backward over the horizon: can the hazard be entered within h steps; is the goal sure within h steps?
+    can_fail = {s: False for s in acts}
+    sure_goal = {s: False for s in acts}
+    for _ in range(horizon):
+        fail, goal = {}, {}
+        for s, a in acts.items():
+            nexts = [_step(s, i) for i in np.flatnonzero(a)]
+            fail[s] = any(n == "hazard" or (n != "goal" and can_fail.get(n, False)) for n in nexts)
+            goal[s] = all(n == "goal" or (n != "hazard" and sure_goal.get(n, False)) for n in nexts)
+        can_fail, sure_goal = fail, goal
+    starts = [tuple(s) for s in policy.obs.astype(int)]
+    return pd.DataFrame([{"δ": delta, "starts": len(starts), "states reached": len(acts),
+                          "can enter the hazard": sum(can_fail[s] for s in starts),
+                          "goal sure within horizon": sum(sure_goal[s] for s in starts), "horizon": horizon}])
+
+
+def _step(state, action):
+    """The next state (hazard dx, dy, goal dx, dy) after ``action``, or "hazard" / "goal" if it ends there."""
+    m = datasets.MOVES[action]
+    n = (state[0] - int(m[0]), state[1] - int(m[1]), state[2] - int(m[0]), state[3] - int(m[1]))
+    if n[0] == 0 and n[1] == 0:
+        return "hazard"
+    if n[2] == 0 and n[3] == 0:
+        return "goal"
+    return n
+
+
 def counterexample(policy: Policy, noise: Noise, delta: float, hazard: str = "right"):
     """The first counterexample of the noise check (δ, hazard): (real observation, counterexample,
     the action there), or None if that check found none."""
@@ -469,4 +713,18 @@ def run_candidates(key, policy: Policy, config: Config = Config()) -> pd.DataFra
     res = verify.verify_many(probe, verify.linf_ball(near, c.probe_delta), tracks, key=k_probe, time_limit=c.time_limit)
     checks.append({"candidate": f"4. probe (R² = {r2:.2f}) reads g_x within {tol:g}",
                    "result": f"verified in {(res['status'] == 'verified').sum()} of {len(res)} boxes"})
+    at_zero = np.abs(np.asarray(nn.mlp_apply(probe, near))[:, 0] - g) <= tol   # the baseline: δ = 0
+    checks.append({"candidate": "4'. the same probe at the observations themselves (δ = 0)",
+                   "result": f"within {tol:g} at {int(at_zero.sum())} of {len(near)} observations"})
     return pd.DataFrame(checks)
+
+
+def run_probe_synthesis(key, policy: Policy, config: Config = Config()) -> verify.Synthesis:
+    """Candidate 4 with its "exists" kept: is there *any* linear probe of ``probe_layer`` that reads the
+    goal's x-offset within ``probe_tolerance`` for every input within ``probe_delta`` of each observation
+    with the hazard to the right? Decided by the counterexample-guided loop of :func:`verify.cegis_probe`."""
+    config, k = _prepare(config), keys(key)
+    c = config.policy
+    near = policy.obs[adjacent(policy.obs, datasets.ACTIONS.index("right"))]
+    return verify.cegis_probe(k.synthesis, policy.params, c.probe_layer, verify.linf_ball(near, c.probe_delta),
+                              near[:, 2], c.probe_tolerance, max_rounds=c.synthesis_rounds, time_limit=c.time_limit)

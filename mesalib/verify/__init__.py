@@ -5,16 +5,21 @@ The package, from the question to the answer:
 * :mod:`~mesalib.verify.spec` — the question: input sets (:class:`Box`, :func:`linf_ball`),
   properties (:class:`Property`, :func:`argmax_is`, :func:`argmax_in`, :func:`argmax_not`,
   :func:`robustness_properties`), margins, and the input checks every entry point runs;
-* :mod:`~mesalib.verify.bounds` — IBP (Gowal et al. 2018) and CROWN (Zhang et al. 2018) as pure
-  JAX kernels that jit and vmap: sound, incomplete (verified or unknown);
+* :mod:`~mesalib.verify.bounds` — IBP (Gowal et al. 2018), CROWN (Zhang et al. 2018) and their
+  intersection as pure JAX kernels that jit and vmap: sound, incomplete (verified or unknown);
 * :mod:`~mesalib.verify.attack` — PGD (Madry et al. 2018), a falsifier (falsified or unknown);
+* :mod:`~mesalib.verify.certified` — IBP training (Gowal et al. 2018): networks trained to be certifiable;
+* :mod:`~mesalib.verify.synthesis` — "some linear probe works for every input", decided by a
+  counterexample-guided loop (an LP for the probe, the verifier for the counterexamples);
 * :mod:`~mesalib.verify.exact` — complete checks by MILP (HiGHS through SciPy; Tjeng et al. 2019)
   or SMT (z3; the Reluplex family, Katz et al. 2017).
 
 :func:`verify` (one box) and :func:`verify_many` (a batch of boxes) put them behind one
 interface returning verified / falsified (with a counterexample) / unknown, as a :class:`Result`.
-Bounds are computed in float32 with JAX; the exact check works in float64 and widens the float32
-bounds slightly, so float rounding cannot make it unsound.
+Soundness is a statement about exact arithmetic. Bounds are computed in float32 with JAX (round to
+nearest, no outward rounding); the exact check works in float64 with the solver's tolerances and
+widens the float32 bounds by a relative 1e-4, a margin that covers rounding on networks of this
+size but is not a proof (the z3 check works in exact rationals on the float64 weights).
 """
 from __future__ import annotations
 
@@ -25,9 +30,11 @@ import pandas as pd
 
 from mesalib import validate
 from mesalib.verify.attack import pgd_attack, pgd_batch
-from mesalib.verify.bounds import (KERNELS, crown, crown_batch, crown_bounds, ibp, ibp_batch, interval_bounds,
-                                   property_bounds, relu_relaxation)
-from mesalib.verify.exact import exact_check
+from mesalib.verify.bounds import (KERNELS, crown, crown_batch, crown_bounds, crown_ibp, crown_ibp_batch, ibp,
+                                   ibp_batch, interval_bounds, property_bounds, relu_relaxation)
+from mesalib.verify.certified import IBPFitConfig, fit_ibp, worst_case_logits
+from mesalib.verify.synthesis import Synthesis, cegis_probe, minimax_probe
+from mesalib.verify.exact import activation_query, exact_check, milp_with_bounds
 from mesalib.verify.spec import (METHODS, STATUSES, Box, Property, Result, argmax_in, argmax_is, argmax_not,
                                  broadcast, certified_margin, check_box, check_params, check_problem,
                                  check_property, forward, linf_ball, property_margin, robustness_properties)
@@ -37,18 +44,20 @@ __all__ = [
     "verify", "verify_many", "check_params", "check_box", "check_property", "check_problem",
     "linf_ball", "argmax_in", "argmax_is", "argmax_not", "robustness_properties", "broadcast",
     "property_margin", "certified_margin", "forward",
-    "ibp", "crown", "relu_relaxation", "ibp_batch", "crown_batch", "KERNELS",
+    "ibp", "crown", "crown_ibp", "relu_relaxation", "ibp_batch", "crown_batch", "crown_ibp_batch", "KERNELS",
     "interval_bounds", "crown_bounds", "property_bounds",
-    "pgd_attack", "pgd_batch", "exact_check",
+    "pgd_attack", "pgd_batch", "exact_check", "milp_with_bounds", "activation_query",
+    "IBPFitConfig", "fit_ibp", "worst_case_logits", "Synthesis", "cegis_probe", "minimax_probe",
 ]
 
 
 def verify(params, box: Box, prop: Property, method: str = "complete", key=None, **options) -> Result:
     """One interface: is ``prop`` true for every input in ``box``?
 
-    method: "ibp" or "crown" (sound, incomplete: verified or unknown), "pgd" (a falsifier: falsified
-    or unknown; needs ``key``), "milp" or "z3" (complete up to a time limit), "complete" (CROWN,
-    then PGD if a key is given, then MILP: the usual cheap-first pipeline). ``options``: ``steps``
+    method: "ibp", "crown" or "crown_ibp" (CROWN ∩ IBP) (sound, incomplete: verified or unknown),
+    "pgd" (a falsifier: falsified or unknown; needs ``key``), "milp" or "z3" (complete up to a time
+    limit), "complete" (CROWN ∩ IBP, then PGD if a key is given, then MILP: the usual cheap-first
+    pipeline). ``options``: ``steps``
     and ``restarts`` for PGD, ``time_limit`` (seconds) for the exact check.
     """
     validate.choice("method", method, set(METHODS))
@@ -62,8 +71,8 @@ def verify(params, box: Box, prop: Property, method: str = "complete", key=None,
         validate.prng_key("key", key)
     time_limit = validate.real("time_limit", options.get("time_limit", 30.0), low=0.0, low_open=True)
     t0 = time.perf_counter()
-    if method in ("ibp", "crown", "complete"):
-        lo, _ = property_bounds(p, box, prop, "crown" if method == "complete" else method)
+    if method in ("ibp", "crown", "crown_ibp", "complete"):
+        lo, _ = property_bounds(p, box, prop, "crown_ibp" if method == "complete" else method)
         m = float(certified_margin(lo, prop.groups))
         if m > 0:
             return Result("verified", method, m, None, time.perf_counter() - t0)
@@ -84,7 +93,7 @@ def verify_many(params, boxes: Box, props: Property, method: str = "complete", k
                 time_limit: float = 30.0) -> pd.DataFrame:
     """Check one property per box: boxes.lower: (n, d); props batched (n, m, out) or shared (m, out).
 
-    Cheap first: batched CROWN for all boxes, batched PGD (when ``key`` is given) for the rest, then
+    Cheap first: batched CROWN ∩ IBP for all boxes, batched PGD (when ``key`` is given) for the rest, then
     the exact check where neither decided (method "complete"). method "crown" stops after the
     bounds. Returns one row per box: status, decided_by, margin and the counterexample (or None).
     """
@@ -100,10 +109,10 @@ def verify_many(params, boxes: Box, props: Property, method: str = "complete", k
     props = check_property(props, p[-1]["w"].shape[1], batched=True, name="props")
     if props.c.shape[0] != n:
         raise ValueError(f"props has batch {props.c.shape[0]} but boxes has batch {n}")
-    lo, _ = property_bounds(p, boxes, props, "crown")
+    lo, _ = property_bounds(p, boxes, props, "crown_ibp")
     margin = certified_margin(lo, props.groups)
     status = np.where(margin > 0, "verified", "unknown").astype(object)
-    decided = np.where(margin > 0, "CROWN", "").astype(object)
+    decided = np.where(margin > 0, "CROWN ∩ IBP", "").astype(object)
     cex = [None] * n
     margin = np.where(margin > 0, margin, np.nan)
     if method == "complete" and key is not None and (status == "unknown").any():

@@ -3,10 +3,15 @@
 * :func:`ibp` — interval bound propagation (IBP; Gowal et al. 2018): push the box through each
   layer with interval arithmetic;
 * :func:`crown` — backward linear relaxation bounds (CROWN; Zhang et al. 2018): replace each
-  unstable ReLU by two lines and bound every layer by a backward pass.
+  unstable ReLU by two lines and bound every layer by a backward pass;
+* :func:`crown_ibp` — CROWN with every layer intersected with IBP's bounds (never looser than
+  IBP, by construction; the exact check uses it to size its big-M constants).
 
-Both are pure JAX kernels for one box, written for ``jax.jit`` and ``jax.vmap``;
-:func:`ibp_batch` and :func:`crown_batch` are their compiled, batched forms (module level, data
+Soundness holds in exact arithmetic. The kernels compute in float32 with round-to-nearest, not
+outward rounding, so a bound can be wrong in its last bits; the exact check widens them.
+
+All are pure JAX kernels for one box, written for ``jax.jit`` and ``jax.vmap``;
+:func:`ibp_batch`, :func:`crown_batch` and :func:`crown_ibp_batch` are their compiled, batched forms (module level, data
 passed as arguments, so a second call with the same shapes does not recompile). The NumPy-facing
 functions (:func:`interval_bounds`, :func:`crown_bounds`, :func:`property_bounds`) check their
 inputs, run the kernels in float32 and return float64 arrays.
@@ -53,10 +58,9 @@ def relu_relaxation(lo, hi):
     return slope_lo, slope_hi, icpt_hi
 
 
-def crown(params, lower, upper) -> list:
-    """Backward linear bounds [(lo, hi), ...] of every layer's pre-activation (each intersected
-    with IBP's); lower, upper: (d,)."""
-    interval = ibp(params, lower, upper)
+def _crown(params, lower, upper, interval=None) -> list:
+    """The backward pass shared by :func:`crown` and :func:`crown_ibp`; ``interval``: IBP's layer
+    bounds to intersect every layer with (None: pure CROWN)."""
     mid, rad = (lower + upper) / 2, (upper - lower) / 2
     out, relax = [], []
     for j, layer in enumerate(params):
@@ -70,11 +74,34 @@ def crown(params, lower, upper) -> list:
             c_hi, a_hi = c_hi + pos @ t_hi, pos * s_hi + neg * s_lo
             c_lo, a_lo = c_lo + a_lo @ params[i]["b"], a_lo @ params[i]["w"].T
             c_hi, a_hi = c_hi + a_hi @ params[i]["b"], a_hi @ params[i]["w"].T
-        lo = jnp.maximum(a_lo @ mid - jnp.abs(a_lo) @ rad + c_lo, interval[j][0])
-        hi = jnp.minimum(a_hi @ mid + jnp.abs(a_hi) @ rad + c_hi, interval[j][1])
+        lo = a_lo @ mid - jnp.abs(a_lo) @ rad + c_lo
+        hi = a_hi @ mid + jnp.abs(a_hi) @ rad + c_hi
+        if interval is not None:
+            lo, hi = jnp.maximum(lo, interval[j][0]), jnp.minimum(hi, interval[j][1])
         out.append((lo, hi))
         relax.append(relu_relaxation(lo, hi))
     return out
+
+
+def crown(params, lower, upper) -> list:
+    """CROWN as Zhang et al. (2018) define it: backward linear bounds [(lo, hi), ...] of every
+    layer's pre-activation, each intermediate layer bounded by CROWN itself; lower, upper: (d,).
+
+    Not always tighter than IBP: on large boxes of deep or wide networks the relaxations' errors
+    compound and CROWN can be looser than interval arithmetic.
+    """
+    return _crown(params, lower, upper)
+
+
+def crown_ibp(params, lower, upper) -> list:
+    """CROWN with every layer intersected with IBP's bounds ("CROWN ∩ IBP", this book's method).
+
+    Both are sound, so the intersection is sound, and it is never looser than IBP by construction.
+    It is usually, not always, at least as tight as pure CROWN: tighter intermediate bounds change
+    CROWN's adaptive lower slopes, which can loosen a later bound. (Not CROWN-IBP, Zhang et al. 2020,
+    a training method.)
+    """
+    return _crown(params, lower, upper, ibp(params, lower, upper))
 
 
 def _folded(kernel):
@@ -99,7 +126,13 @@ def crown_batch(params, lower, upper, c, d) -> list:
     return jax.vmap(_folded(crown), in_axes=(None, 0, 0, 0, 0))(params, lower, upper, c, d)
 
 
-KERNELS = {"ibp": ibp_batch, "crown": crown_batch}
+@jax.jit
+def crown_ibp_batch(params, lower, upper, c, d) -> list:
+    """:func:`crown_ibp` with the property folded in, for a batch of boxes (as :func:`ibp_batch`)."""
+    return jax.vmap(_folded(crown_ibp), in_axes=(None, 0, 0, 0, 0))(params, lower, upper, c, d)
+
+
+KERNELS = {"ibp": ibp_batch, "crown": crown_batch, "crown_ibp": crown_ibp_batch}
 
 
 # ----------------------------------------------------------------------------- NumPy-facing
@@ -129,9 +162,11 @@ def interval_bounds(params, box: Box) -> list:
     return _layer_bounds(params, box, "ibp")
 
 
-def crown_bounds(params, box: Box) -> list:
-    """CROWN bounds [(lower, upper), ...] of every layer's pre-activation (the last is the output)."""
-    return _layer_bounds(params, box, "crown")
+def crown_bounds(params, box: Box, intersect: bool = False) -> list:
+    """CROWN bounds [(lower, upper), ...] of every layer's pre-activation (the last is the output);
+    ``intersect=True``: CROWN ∩ IBP (:func:`crown_ibp`)."""
+    intersect = validate.boolean("intersect", intersect)
+    return _layer_bounds(params, box, "crown_ibp" if intersect else "crown")
 
 
 def property_bounds(params, box: Box, prop: Property, method: str = "crown"):
@@ -139,7 +174,7 @@ def property_bounds(params, box: Box, prop: Property, method: str = "crown"):
 
     Batched when box.lower is (n, d) and prop.c is (n, m, out).
     """
-    validate.choice("method", method, {"ibp", "crown"})
+    validate.choice("method", method, set(KERNELS))
     p, box, prop = check_problem(params, box, prop)
     batched = box.lower.ndim == 2
     lo, hi, c, d = box.lower, box.upper, prop.c, prop.d

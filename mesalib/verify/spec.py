@@ -19,7 +19,7 @@ import numpy as np
 from mesalib import validate
 
 STATUSES = ("verified", "falsified", "unknown")
-METHODS = ("ibp", "crown", "milp", "z3", "pgd", "complete")
+METHODS = ("ibp", "crown", "crown_ibp", "milp", "z3", "pgd", "complete")
 
 
 class Box(NamedTuple):
