@@ -33,3 +33,13 @@ def test_set_repository_rewrites_every_copy(root, tmp_path):
     for nb in (tmp_path / "chapters").glob("*.ipynb"):
         assert f"git+{new}.git" in "".join(json.loads(nb.read_text())["cells"][0]["source"])
     assert "mesa-optimization/mesa-book" not in (tmp_path / "README.md").read_text()
+
+
+def test_every_bibliography_entry_has_a_link(root):
+    """Each reference a chapter cites carries a url or a doi, so a reader can check it."""
+    missing = []
+    for path in sorted((root / "bib").glob("*.bib")):
+        for kind, key, body in re.findall(r"@(\w+)\{([^,]+),(.*?)\n\}", path.read_text(), re.S):
+            if not re.search(r"\b(url|doi)\s*=", body):
+                missing.append(f"{path.name}:{key}")
+    assert not missing, missing
