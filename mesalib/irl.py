@@ -638,12 +638,14 @@ def design_environments(true_reward, first, gamma: float, steps: int) -> Design:
 
     After observing the optimal policy of ``true_reward`` (S,) in ``first`` (S, A, S), the learner
     builds each next environment from what it has seen so far:
+
     1. a knockout tournament of :func:`comparison_environment`: every environment compares
        disjoint pairs; winners go to a "best" bracket, losers to a "worst" bracket, both brackets
        played in the same environment, until one state is left in each (about log2 S environments);
     2. then :func:`lottery_environment` with, for every other state, probability the midpoint of
        its bracket of u(s): each environment halves every bracket at once, so k lotteries pin
        every u(s), i.e. the reward up to a shift and a positive scale, to within 2^-k.
+
     Each observation also enters the Ng–Russell feasible set, whose size and centre are tracked as
     in :func:`select_environments`. Ties (measure zero for random rewards) count as "not larger".
     """

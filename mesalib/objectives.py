@@ -111,9 +111,9 @@ def _check_q_args(walls, target, gamma, iters):
 def optimal_q(walls, target, gamma: float = 0.95, iters: int = 100) -> jax.Array:
     """Optimal Q-values Q* of "walk to ``target``": (H, W, 4).
 
-    Q*(s, a) = [s' = target] + gamma * [s' != target] * max_a' Q*(s', a'), ``iters`` backups from
-    V = 0; once ``iters`` exceeds the longest shortest path, Q*(s, a) = gamma ** (d(s') ) for the
-    distance d(s') from the next cell s' to the target (gamma ** 0 = 1 when s' is the target).
+    ``Q*(s, a) = [s' = target] + gamma * [s' != target] * max_a' Q*(s', a')``, ``iters`` backups from
+    V = 0; once ``iters`` exceeds the longest shortest path, ``Q*(s, a) = gamma ** d(s')`` for the
+    distance d(s') from the next cell s' to the target (``gamma ** 0 = 1`` when s' is the target).
     """
     walls_np, gamma, iters = _check_q_args(walls, target, gamma, iters)
     return _optimal_q(jnp.asarray(walls_np), jnp.asarray(target, jnp.int32), gamma, iters)

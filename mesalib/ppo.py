@@ -80,7 +80,7 @@ def _widths(name: str, hidden) -> tuple:
 
 
 def check_env(env, name: str = "env"):
-    """An environment bundle like :data:`mesalib.gridworld.ENV`: reset, step_env, num_actions, obs_shape."""
+    """An environment bundle like ``mesalib.gridworld.ENV``: reset, step_env, num_actions, obs_shape."""
     for field in ("reset", "step_env", "obs_shape"):
         if not callable(getattr(env, field, None)):
             raise ValueError(f"{name} must be an environment bundle with reset, step_env, num_actions and obs_shape "

@@ -91,7 +91,7 @@ def check_goal_free_reward(reward) -> bool:
 
 def column_informativeness(informative) -> float:
     """The share of informative tests among those whose goal lies in the right-hand column (below the
-    corner), from :func:`corner_test_informativeness`'s array."""
+    corner), from the array of ``experiments.unidentifiability.corner_test_informativeness``."""
     inf = np.asarray(informative, dtype=np.float64)
     return float(np.nanmean(inf[:, inf.shape[1] - 1]))
 

@@ -722,7 +722,7 @@ def run_candidates(key, policy: Policy, config: Config = Config()) -> pd.DataFra
 def run_probe_synthesis(key, policy: Policy, config: Config = Config()) -> verify.Synthesis:
     """Candidate 4 with its "exists" kept: is there *any* linear probe of ``probe_layer`` that reads the
     goal's x-offset within ``probe_tolerance`` for every input within ``probe_delta`` of each observation
-    with the hazard to the right? Decided by the counterexample-guided loop of :func:`verify.cegis_probe`."""
+    with the hazard to the right? Decided by the counterexample-guided loop of ``verify.cegis_probe``."""
     config, k = _prepare(config), keys(key)
     c = config.policy
     near = policy.obs[adjacent(policy.obs, datasets.ACTIONS.index("right"))]
