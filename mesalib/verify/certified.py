@@ -37,16 +37,12 @@ class IBPFitConfig(NamedTuple):
     ramp: float = 0.5         # share of the steps over which eps and kappa ramp
 
     def validated(self) -> "IBPFitConfig":
-        hidden = tuple(self.hidden)
-        for i, h in enumerate(hidden):
-            validate.integer(f"config.hidden[{i}]", h, minimum=1)
-        validate.integer("config.steps", self.steps, minimum=1)
-        validate.real("config.learning_rate", self.learning_rate, low=0.0, low_open=True)
-        validate.real("config.weight_decay", self.weight_decay, low=0.0)
+        # the fields it shares with ordinary fitting are checked by train.FitConfig
+        fit = train.FitConfig(self.hidden, self.steps, self.learning_rate, self.weight_decay).validated()
         validate.real("config.eps", self.eps, low=0.0)
         validate.real("config.kappa", self.kappa, low=0.0, high=1.0)
         validate.real("config.ramp", self.ramp, low=0.0, high=1.0, low_open=True)
-        return self._replace(hidden=hidden)
+        return self._replace(hidden=fit.hidden)
 
 
 def worst_case_logits(params, x, y, eps, num_classes: int):
