@@ -373,9 +373,12 @@ def _normalized_regret(p, r_true, r_cand, gamma):
     pi = jax.nn.one_hot(jnp.argmax(q_cand, -1), q_cand.shape[-1])
     v_star, _ = mdp.value_iteration_kernel(p, r_true, gamma, jnp.float32(1e-6), 10_000)
     a = p.shape[-2]
-    v_pi, _ = mdp.policy_evaluation_kernel(p, r_true, gamma, pi)
-    v_unif, _ = mdp.policy_evaluation_kernel(p, r_true, gamma, jnp.full(pi.shape, 1.0 / a))
-    j_star, j_pi, j_unif = v_star.mean(-1), v_pi.mean(-1), v_unif.mean(-1)
+    # Both policies in one batched solve: two LAPACK calls running side by side can hang XLA's
+    # CPU thread pool on jaxlib 0.10 (see nn.orthogonal).
+    pis = jnp.stack([pi, jnp.full(pi.shape, 1.0 / a)])
+    v, _ = mdp.policy_evaluation_kernel(jnp.broadcast_to(p, pis.shape[:1] + p.shape),
+                                        jnp.broadcast_to(r_true, pis.shape[:-1] + (a,)), gamma, pis)
+    j_star, j_pi, j_unif = v_star.mean(-1), v[0].mean(-1), v[1].mean(-1)
     return (j_star - j_pi) / jnp.maximum(j_star - j_unif, 1e-9)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+import scipy.linalg
 
 from mesalib import validate
 
@@ -90,6 +91,33 @@ def mlp_activations(params: list, x: jax.Array, activation=jax.nn.relu) -> list:
     return pre
 
 
+def _orthogonal_host(a: np.ndarray) -> np.ndarray:
+    """Q of the QR factorization of each (n, n) matrix in ``a`` (leading axes batch), with the
+    signs that make R's diagonal positive."""
+    a = np.asarray(a)
+    flat = a.reshape((-1,) + a.shape[-2:])
+    out = np.empty_like(flat)
+    for i, m in enumerate(flat):
+        q, r = scipy.linalg.qr(m, mode="economic", check_finite=False)
+        out[i] = q * np.sign(np.diag(r))
+    return out.reshape(a.shape)
+
+
+def orthogonal(key, n: int) -> jax.Array:
+    """A random (n, n) orthogonal matrix: the same numbers as
+    ``jax.nn.initializers.orthogonal()(key, (n, n))``, with the QR factorization done on the host
+    (SciPy's LAPACK) through ``jax.pure_callback``.
+
+    Why not ``jnp.linalg.qr``: on jax/jaxlib 0.10's CPU backend a batched LAPACK call (vmapped
+    seeds) splits its batch over XLA's intra-op thread pool and waits for the pieces; when as many
+    such calls run at once as the pool has threads (two on a 2-core machine, e.g. the three
+    recurrent blocks of a GRU), every thread waits and the program hangs at 0% CPU.
+    """
+    n = validate.integer("n", n, minimum=1, maximum=MAX_WIDTH)
+    a = jax.random.normal(key, (n, n), jnp.float32)
+    return jax.pure_callback(_orthogonal_host, jax.ShapeDtypeStruct(a.shape, a.dtype), a, vmap_method="expand_dims")
+
+
 def gru_init(key, in_dim: int, hidden: int) -> dict:
     """A GRU cell (Cho et al. 2014): input weights (in, 3h), recurrent weights (h, 3h), bias (3h,)."""
     validate.prng_key("key", key)
@@ -98,7 +126,7 @@ def gru_init(key, in_dim: int, hidden: int) -> dict:
     k1, k2 = jax.random.split(key)
     wi = jax.random.normal(k1, (in_dim, 3 * hidden)) * (1.0 / in_dim) ** 0.5
     # Orthogonal recurrent weights keep the hidden state's scale over long episodes.
-    wh = jnp.concatenate([jax.nn.initializers.orthogonal()(k, (hidden, hidden)) for k in jax.random.split(k2, 3)], 1)
+    wh = jnp.concatenate([orthogonal(k, hidden) for k in jax.random.split(k2, 3)], 1)
     return {"wi": wi, "wh": wh, "b": jnp.zeros((3 * hidden,))}
 
 

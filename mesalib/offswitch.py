@@ -138,10 +138,10 @@ def best_action(mu, sigma, beta=0.0):
     return jnp.where(values[..., 1] >= values.max(-1) - 1e-6, 1, best)
 
 
-def deference_threshold(mu: float, beta: float, sigma_max: float = 100.0) -> float:
+def deference_threshold(mu: float, beta: float, sigma_max: float = 100.0) -> float | None:
     """The smallest belief spread sigma at which R (weakly) prefers to wait for an H of
-    rationality ``beta``: Delta(mu, sigma, beta) >= 0 from there on. Returns inf if even
-    ``sigma_max`` does not suffice and 0 if any sigma does."""
+    rationality ``beta``: Delta(mu, sigma, beta) >= 0 from there on. Returns 0 if any sigma
+    does, and None if no sigma up to ``sigma_max`` does (R never defers in the range searched)."""
     validate.real("mu", mu)
     validate.real("beta", beta, low=0.0)
     validate.real("sigma_max", sigma_max, low=0.0, low_open=True)
@@ -152,7 +152,7 @@ def deference_threshold(mu: float, beta: float, sigma_max: float = 100.0) -> flo
     if d[0] >= 0:
         return 0.0
     if d[-1] < 0:
-        return float("inf")
+        return None
     i = int(np.argmax(d >= 0))
     fine = np.linspace(grid[i - 1], grid[i], 4001)
     return float(fine[int(np.argmax(np.asarray(incentive(mu, fine, beta)) >= 0))])

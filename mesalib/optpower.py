@@ -291,14 +291,15 @@ class Rate(NamedTuple):
 
 
 def binomial_rate(successes, level: float = 0.95) -> Rate:
-    """Share of True in ``successes`` with an exact (Clopper-Pearson) interval; n = 0 gives (nan, 0, 1)."""
+    """Share of True in ``successes`` with an exact (Clopper-Pearson) interval. A share of no
+    samples is undefined: an empty ``successes`` is rejected."""
     level = validate.real("level", level, low=0.0, high=1.0, low_open=True, high_open=True)
     x = np.asarray(successes).reshape(-1)
     if x.dtype != bool:
         raise ValueError(f"successes must be booleans, got dtype {x.dtype}")
     n, k = x.size, int(x.sum())
     if n == 0:
-        return Rate(float("nan"), 0.0, 1.0, 0)
+        raise ValueError("successes is empty: a share of no samples is undefined")
     ci = scipy.stats.binomtest(k, n).proportion_ci(confidence_level=level, method="exact")
     return Rate(k / n, float(ci.low), float(ci.high), n)
 
@@ -325,6 +326,10 @@ def rates(m: Measures, level: float = 0.95) -> dict:
     run, among those the perturbation pushed out; displaced: share pushed out. With a leading seed
     axis (``start`` of shape (seeds, samples)), each share is computed per seed and the interval
     is over seeds; otherwise it is exact over samples.
+
+    A share over an empty set is undefined, and its key is left out rather than filled with a
+    placeholder: "retention" when no sample started in the target, "recovery" when the push
+    displaced none (with seeds: when fewer than two seeds have a defined share).
     """
     start, end = np.asarray(m.start, bool), np.asarray(m.end, bool)
     disp, rec = np.asarray(m.displaced, bool), np.asarray(m.recovered, bool)
@@ -335,30 +340,39 @@ def rates(m: Measures, level: float = 0.95) -> dict:
     out = {}
     for name, (x, given) in pairs.items():
         if start.ndim == 1:
-            out[name] = binomial_rate(x if given is None else x[given], level)
+            sample = x if given is None else x[given]
+            if sample.size:
+                out[name] = binomial_rate(sample, level)
         else:
-            with np.errstate(invalid="ignore", divide="ignore"):
-                per_seed = x.mean(1) if given is None else (x & given).sum(1) / given.sum(1)
-            finite = np.isfinite(per_seed).sum()
-            out[name] = seed_rate(per_seed, level) if finite >= 2 else Rate(float("nan"), 0.0, 1.0, int(finite))
+            defined = np.ones(x.shape[0], bool) if given is None else given.any(1)
+            if defined.sum() >= 2:
+                x, g = x[defined], (None if given is None else given[defined])
+                per_seed = x.mean(1) if g is None else (x & g).sum(1) / g.sum(1)
+                out[name] = seed_rate(per_seed, level)
     return out
 
 
 def bits(rate: float) -> float:
-    """``-log2(rate)``: the size of a target, in bits, from its reference share (inf for 0)."""
-    rate = validate.real("rate", rate, low=0.0, high=1.0)
-    return float("inf") if rate == 0 else float(-np.log2(rate))
+    """``-log2(rate)``: the size of a target, in bits, from its reference share in (0, 1]. A
+    share of 0 has no finite size; for a target no sample hit, ``bits`` of the upper end of the
+    share's interval is a lower bound on its size."""
+    rate = validate.real("rate", rate, low=0.0, high=1.0, low_open=True)
+    return float(-np.log2(rate))
 
 
 def concentration_bits(m: Measures) -> float:
     """``log2(basin / target)``: how many bits the dynamics concentrate the reference draw into the
-    target (0 when the system only keeps what already started there; inf if no sample started in
-    it). Computed from the pooled shares."""
+    target (0 when the system only keeps what already started there). Computed from the pooled
+    shares; both must be positive, since with no sample starting (or ending) in the target the
+    ratio has no finite value."""
     start, end = np.asarray(m.start, bool), np.asarray(m.end, bool)
-    if start.mean() == 0:
-        return float("inf")
-    if end.mean() == 0:
-        return float("-inf")
+    if start.size == 0 or start.shape != end.shape:
+        raise ValueError(f"m.start and m.end must be non-empty arrays of one shape, got {start.shape} and {end.shape}")
+    if not start.any():
+        raise ValueError("m.start has no sample in the target: concentration is undefined (draw more samples)")
+    if not end.any():
+        raise ValueError("m.end has no sample in the target: the dynamics empty it, and the concentration "
+                         "has no finite value")
     return float(np.log2(end.mean() / start.mean()))
 
 

@@ -194,14 +194,28 @@ def heatmap(df: pd.DataFrame, x: str, y: str, value: str, title: str = "", schem
     ).properties(width=min(WIDTH, 300), height=min(HEIGHT, 300))
 
 
+#: How :func:`table` shows an undefined cell (pandas' <NA> in a nullable column).
+MISSING = "—"
+
+
 def table(df: pd.DataFrame, digits: int = 2):
-    """A rounded DataFrame for display as a table (pandas renders it as HTML)."""
+    """A rounded DataFrame for display as a table (pandas renders it as HTML). Float columns are
+    rounded to ``digits``; a nullable column (Float64, Int64) with undefined cells shows them as
+    "—", its numbers written out to the same digits."""
     _check_frame(df)
     digits = validate.integer("digits", digits, minimum=0, maximum=15)
     out = df.copy()
     for col in out.columns:
-        if pd.api.types.is_float_dtype(out[col]):
-            out[col] = out[col].round(digits)
+        values = out[col]
+        nullable = isinstance(values.dtype, pd.api.extensions.ExtensionDtype) and pd.api.types.is_numeric_dtype(values)
+        if nullable and values.isna().any():
+            fmt = "{:.%df}" % digits if pd.api.types.is_float_dtype(values) else "{:d}"
+            out[col] = [MISSING if pd.isna(v) else fmt.format(v) for v in values]
+        elif nullable:
+            values = values.to_numpy(dtype=np.float64 if pd.api.types.is_float_dtype(values) else np.int64)
+            out[col] = values.round(digits) if values.dtype.kind == "f" else values
+        elif pd.api.types.is_float_dtype(values):
+            out[col] = values.round(digits)
     return out
 
 

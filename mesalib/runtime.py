@@ -1,9 +1,17 @@
 """Process-level settings that must be in place before JAX creates its CPU backend.
 
-On the jax/jaxlib 0.10 CPU backend, programs that run many ``vmap``-ed seeds can stall
-intermittently with every XLA thread waiting (0% CPU). Turning off Eigen's multi-threaded
-kernels inside XLA's CPU runtime removes the stall at a small speed cost; ``benchmarks/hang_check.py``
-measures both. The flag only affects the CPU backend, so it is harmless on GPUs and TPUs.
+On the jax/jaxlib 0.10 CPU backend, programs that run many ``vmap``-ed seeds can stall with every
+XLA thread waiting (0% CPU). Two mechanisms are known:
+
+- Eigen's multi-threaded kernels inside XLA's CPU runtime (reported for FFTs); mesalib turns them
+  off with the flag below, at a small speed cost. The flag only affects the CPU backend, so it is
+  harmless on GPUs and TPUs.
+- Batched LAPACK calls (QR, LU, ...) split their batch over XLA's intra-op thread pool and block
+  until the pieces are done; as many such calls side by side as the pool has threads (two on a
+  2-core machine) block every thread for good. The flag does not help here. mesalib's compiled
+  programs therefore never run two LAPACK calls at once: the GRU's orthogonal initialisation
+  factorizes on the host (:func:`mesalib.nn.orthogonal`) and :func:`mesalib.irl.normalized_regret`
+  makes one batched solve. ``benchmarks/hang_check.py`` reproduces the hang and shows the fix.
 """
 from __future__ import annotations
 

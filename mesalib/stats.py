@@ -133,3 +133,24 @@ def curve_frame(curves: dict, points: int = 25, level: float = 0.95, x: str = "s
         s = mean_ci(v[:, idx], axis=0, method="normal", level=level)
         frames.append(pd.DataFrame({"algorithm": name, x: idx + 1, y: s.mean, "low": s.low, "high": s.high}))
     return pd.concat(frames, ignore_index=True)
+
+
+def with_missing(rows, missing: dict):
+    """A DataFrame from ``rows`` (a list of dicts) in which an undefined cell (a share of an empty
+    group, a published value the paper did not give) is an explicit missing value. The columns
+    named in ``missing`` ({column: "Float64" or "Int64"}) use pandas' nullable dtypes, so a cell
+    that a row gives as None, or leaves out, reads ``<NA>`` and is never confused with a NaN
+    computed from data; a NaN or infinite value in those columns is an error."""
+    import pandas as pd
+
+    rows = list(rows)
+    validate.instance("missing", missing, dict, "a dict of column -> 'Float64' or 'Int64'")
+    frame = pd.DataFrame(rows)
+    for col, dtype in missing.items():
+        if dtype not in ("Float64", "Int64"):
+            raise ValueError(f"missing[{col!r}] must be 'Float64' or 'Int64', got {dtype!r}")
+        values = [row.get(col) for row in rows]
+        if any(v is not None and not np.isfinite(float(v)) for v in values):
+            raise ValueError(f"column {col!r} holds NaN or infinite values; an undefined cell must be None")
+        frame[col] = pd.array(values, dtype=dtype)
+    return frame

@@ -42,7 +42,7 @@ def test_goal_free_reward(capsys):
 def test_tests_needed(capsys):
     inf = experiment.corner_test_informativeness(exercises.EX3_SIZE)
     p, _ = experiment.informativeness_by_goal(inf)
-    p_col = float(np.nanmean(inf[:, exercises.EX3_SIZE - 1]))
+    p_col = float(inf[:, exercises.EX3_SIZE - 1].mean())        # a masked mean: undefined tests skipped
     smallest = [next(k for k in range(1, 100) if (1 - q) ** k <= 1 - exercises.EX3_CONFIDENCE) for q in (p, p_col)]
     assert smallest[1] > smallest[0]                        # the biased suite needs more tests
     assert exercises.check_tests_needed(tuple(smallest))

@@ -12,7 +12,7 @@ from mesalib.experiments import unidentifiability as U
 
 def loop_informativeness(size, gamma=0.95, horizon=30):
     """Reference: every level and start cell one at a time, with dense policy iteration and rollouts."""
-    out = np.full((size, size, size, size), np.nan)
+    out = np.full((size, size, size, size), np.nan)   # NaN: undefined (compared with the mask below)
     corner = (0, size - 1)
     train = U.corner_room(size)
     walker = mdp.policy_iteration64(train.transitions, U.goal_and_corner_rewards(train)[0], gamma).policy
@@ -34,15 +34,18 @@ def loop_informativeness(size, gamma=0.95, horizon=30):
 
 @pytest.mark.parametrize("size, horizon", [(2, 30), (3, 30), (4, 3), (5, 30), (6, 7)])
 def test_corner_tests_match_the_plain_loop(size, horizon):
-    np.testing.assert_array_equal(U.corner_test_informativeness(size, 0.95, horizon),
-                                  loop_informativeness(size, 0.95, horizon))
+    got, want = U.corner_test_informativeness(size, 0.95, horizon), loop_informativeness(size, 0.95, horizon)
+    assert isinstance(got, np.ma.MaskedArray) and got.dtype == bool
+    np.testing.assert_array_equal(np.ma.getmaskarray(got), np.isnan(want))
+    np.testing.assert_array_equal(got.filled(False), np.nan_to_num(want) == 1)
 
 
 def test_corner_tests_small_room_and_limits():
     inf = U.corner_test_informativeness(3)
     p, per_goal = U.informativeness_by_goal(inf)
-    assert np.isnan(per_goal[0, 2]) and np.isnan(inf[0, 2]).all()
-    assert np.isnan(inf[1, 1, 1, 1])
+    assert np.ma.is_masked(per_goal[0, 2]) and np.ma.getmaskarray(inf[0, 2]).all()
+    assert np.ma.is_masked(inf[1, 1, 1, 1])
+    assert np.ma.count_masked(per_goal) == 1 and np.all(np.isfinite(per_goal.compressed()))
     assert 0.5 < p < 1.0
     with pytest.raises(ValueError, match="informative"):
         U.informativeness_by_goal(np.zeros((3, 3)))

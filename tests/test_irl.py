@@ -3,6 +3,7 @@ Ng–Russell feasible set and its linear programs, regret, and environment selec
 import mesalib  # noqa: F401  (configures XLA before the first JAX computation)
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -363,3 +364,12 @@ def test_bad_inputs_name_the_parameter(sparse_envs):
         irl.environment_family(3, p, 2)
     with pytest.raises(ValueError, match="changed_states"):
         irl.environment_family(jax.random.key(0), p, 2, changed_states=S + 1)
+
+
+def test_normalized_regret_makes_one_lu_factorization_per_call():
+    # Two LAPACK calls side by side can hang XLA's CPU thread pool (see nn.orthogonal): the
+    # policy being judged and the uniform policy are evaluated in one batched solve.
+    p = np.full((3, 5, 4, 5), 0.2, np.float32)
+    r = np.zeros((3, 5, 4), np.float32)
+    hlo = irl._normalized_regret.lower(p, r, r, jnp.float32(0.9)).as_text()
+    assert hlo.count("lapack_sgetrf_ffi") == 1

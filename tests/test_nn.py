@@ -57,3 +57,16 @@ def test_mlp_shapes_and_activations():
 def test_bad_inputs(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_orthogonal_matches_jax_initializer_without_lapack_in_the_program():
+    # the same numbers as jax.nn.initializers.orthogonal, one key at a time and vmapped over keys
+    keys = jax.random.split(jax.random.key(3), 4)
+    want = np.stack([np.asarray(jax.nn.initializers.orthogonal()(k, (24, 24))) for k in keys])
+    got = np.asarray(jax.jit(jax.vmap(lambda k: nn.orthogonal(k, 24)))(keys))
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_allclose(got[0] @ got[0].T, np.eye(24), atol=1e-5)
+    # the compiled GRU initialisation holds no LAPACK custom call (the pattern that can hang
+    # XLA's CPU thread pool), only a host callback
+    hlo = jax.jit(jax.vmap(lambda k: nn.gru_init(k, 3, 8))).lower(keys).as_text()
+    assert "lapack" not in hlo.lower() and "callback" in hlo.lower()

@@ -181,7 +181,27 @@ def test_rates_over_seeds_use_student_t():
     half = scipy.stats.t.ppf(0.975, 5) * per.std(ddof=1) / np.sqrt(6)
     assert_close([r.rate, r.low, r.high], [per.mean(), per.mean() - half, per.mean() + half], atol=1e-12)
     assert r.n == 6
-    assert np.isnan(op.rates(m)["recovery"].rate)          # nobody displaced: undefined, not zero
+    # nobody displaced, nobody started in the target: recovery and retention are undefined, not zero,
+    # and left out; the pooled concentration has no finite value
+    assert set(op.rates(m)) == {"target", "basin", "displaced"}
+    with pytest.raises(ValueError, match="m.start has no sample in the target"):
+        op.concentration_bits(m)
+
+
+def test_undefined_shares_are_refused_or_left_out():
+    with pytest.raises(ValueError, match="successes is empty"):
+        op.binomial_rate(np.zeros(0, bool))
+    with pytest.raises(ValueError, match="rate must be > 0"):
+        op.bits(0.0)
+    start = np.array([True, False, False, False])
+    m = op.Measures(start, np.zeros(4, bool), np.zeros(4, bool), np.zeros(4, bool), start[:, None], start[:, None])
+    assert "recovery" not in op.rates(m) and op.rates(m)["retention"].rate == 0.0
+    with pytest.raises(ValueError, match="m.end has no sample in the target"):
+        op.concentration_bits(m)
+    # with seeds: a share defined on fewer than two seeds is left out
+    two = op.Measures(*[np.stack([x, x]) for x in m])
+    two = two._replace(displaced=np.array([[True, False, False, False], [False] * 4]))
+    assert "recovery" not in op.rates(two) and "displaced" in op.rates(two)
 
 
 def test_clopper_pearson_closed_form():

@@ -92,8 +92,8 @@ def check_goal_free_reward(reward) -> bool:
 def column_informativeness(informative) -> float:
     """The share of informative tests among those whose goal lies in the right-hand column (below the
     corner), from the array of ``experiments.unidentifiability.corner_test_informativeness``."""
-    inf = np.asarray(informative, dtype=np.float64)
-    return float(np.nanmean(inf[:, inf.shape[1] - 1]))
+    inf = np.ma.asarray(informative).astype(np.float64)   # masked (undefined) tests are skipped
+    return float(inf[:, inf.shape[1] - 1].mean())
 
 
 def check_tests_needed(answer) -> bool:

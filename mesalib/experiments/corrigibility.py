@@ -266,9 +266,10 @@ def run_offswitch(key, config: OffSwitchConfig = OffSwitchConfig()) -> OffSwitch
         mc_rows.append({"human": human_label(b), "beta": b, "sigma": float(s),
                         "exact": float(offswitch.incentive(config.mu, s, b)), "monte carlo": m,
                         "mc low": m - z * se, "mc high": m + z * se})
-    thresholds = pd.DataFrame([{"human": human_label(b), "beta": b,
-                                "sigma needed to defer": offswitch.deference_threshold(config.mu, b)}
-                               for b in config.betas])
+    # None (an explicit <NA>) where no sigma up to offswitch's search limit makes R defer
+    thresholds = stats.with_missing([{"human": human_label(b), "beta": b,
+                                      "sigma needed to defer": offswitch.deference_threshold(config.mu, b)}
+                                     for b in config.betas], {"sigma needed to defer": "Float64"})
     return OffSwitchResult(pd.DataFrame(rows), pd.DataFrame(mc_rows), thresholds, config)
 
 

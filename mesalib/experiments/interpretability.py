@@ -719,9 +719,10 @@ def selection_table(result: AgentResult) -> pd.DataFrame:
         acc, suc = accepted[idx].ravel(), success[idx].ravel()
         rows.append({"agents": name, "runs": int(acc.size), "accepted": int(acc.sum()),
                      "goal rate, all": float(suc.mean()),
-                     "goal rate, accepted": float(suc[acc].mean()) if acc.any() else np.nan,
-                     "goal rate, rejected": float(suc[~acc].mean()) if (~acc).any() else np.nan})
-    return pd.DataFrame(rows)
+                     "goal rate, accepted": float(suc[acc].mean()) if acc.any() else None,
+                     "goal rate, rejected": float(suc[~acc].mean()) if (~acc).any() else None})
+    # a group with no accepted (or no rejected) agent has no goal rate: an explicit <NA>
+    return stats.with_missing(rows, {"goal rate, accepted": "Float64", "goal rate, rejected": "Float64"})
 
 
 def probe_r2_table(result: AgentResult) -> pd.DataFrame:

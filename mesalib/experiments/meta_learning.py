@@ -117,7 +117,8 @@ def run_headline(key, trained: rl2.Result, config: Config = Config()) -> Headlin
         scores["RL²"] = np.mean([np.asarray(o.rewards.sum(1)) for o in outs], axis=0)
         rollouts[(n, arms)] = (probs, outs[0])
         table = summarize(scores).assign(n=n, k=arms, oracle=float(bandits.oracle_value(probs, n).mean()))
-        table["Duan et al. 2016"] = table["algorithm"].map(DUAN_2016[(n, arms)])
+        # an algorithm the paper did not report gets an explicit <NA>
+        table["Duan et al. 2016"] = pd.array([DUAN_2016[(n, arms)].get(a) for a in table["algorithm"]], dtype="Float64")
         rows.append(table)
     return Headline(pd.concat(rows, ignore_index=True), rollouts)
 
@@ -261,7 +262,9 @@ def run_shift(key, config: Config = Config()) -> Shift:
             not_above = np.flatnonzero(reg.mean(0) <= ts.mean(0))   # pulls (0-based) where it is not behind
             row["regret above Thompson's from pull"] = int(not_above[-1]) + 2 if not_above.size else 1
         rows.append(row)
-    return Shift(np.asarray(probs), long, regret_frame(long, probs, points=40), difference, pd.DataFrame(rows))
+    # Thompson's own row has no crossing with itself: an explicit <NA>
+    table = stats.with_missing(rows, {"regret above Thompson's from pull": "Int64"})
+    return Shift(np.asarray(probs), long, regret_frame(long, probs, points=40), difference, table)
 
 
 # --------------------------------------------------------------------------------------------- tables

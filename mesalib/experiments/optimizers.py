@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
-from mesalib import gridworld, nn, optpower, ppo, pretrained, rl2, validate
+from mesalib import gridworld, nn, optpower, ppo, pretrained, rl2, stats, validate
 from mesalib.experiments import interpretability, robustness
 
 
@@ -545,10 +545,17 @@ def bits_table(result: Result) -> pd.DataFrame:
     rows = []
     for name, m in result.measures.items():
         r = optpower.rates(m)
-        rows.append({"system": name, "target share": r["target"].rate, "target (bits)": optpower.bits(r["target"].rate),
-                     "basin": r["basin"].rate, "concentration (bits)": optpower.concentration_bits(m),
-                     "displaced": r["displaced"].rate, "recovery": r["recovery"].rate})
-    return pd.DataFrame(rows)
+        hit, kept = r["target"].rate > 0, r["basin"].rate > 0
+        # undefined cells are explicit <NA>: no sample in the target (no finite size), none left
+        # in it (no finite concentration), none displaced (no recovery)
+        rows.append({"system": name, "target share": r["target"].rate,
+                     "target (bits)": optpower.bits(r["target"].rate) if hit else None,
+                     "basin": r["basin"].rate,
+                     "concentration (bits)": optpower.concentration_bits(m) if hit and kept else None,
+                     "displaced": r["displaced"].rate,
+                     "recovery": r["recovery"].rate if "recovery" in r else None})
+    return stats.with_missing(rows, {"target (bits)": "Float64", "concentration (bits)": "Float64",
+                                     "recovery": "Float64"})
 
 
 def chart_frame(result: Result, measures=("target", "basin", "recovery")) -> pd.DataFrame:

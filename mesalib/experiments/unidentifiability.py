@@ -368,9 +368,9 @@ def run_planners(key, config: Config = Config()) -> Planners:
 
 class CornerTests(NamedTuple):
     """Back to Chapter 2: which deployment tests expose the corner-walker?"""
-    informative: np.ndarray    # (size, size, size, size) from corner_test_informativeness
-    p: float                   # share of informative (level, start) tests
-    per_goal: np.ndarray       # (size, size) share per goal cell (NaN at the corner)
+    informative: np.ma.MaskedArray  # (size, size, size, size) from corner_test_informativeness
+    p: float                        # share of informative (level, start) tests
+    per_goal: np.ma.MaskedArray     # (size, size) share per goal cell (masked at the corner)
     tests_needed: int          # random tests needed to expose the walker with probability ``confidence``
     hidden: pd.DataFrame       # (tests, P(proxy still hidden)) for 0..tests_shown − 1 tests
     goal_map: pd.DataFrame     # (row, col, informative) per goal cell, for the heat map
@@ -387,7 +387,7 @@ def run_corner_tests(key, config: Config = Config()) -> CornerTests:
                            "P(proxy still hidden)": (1 - p) ** np.arange(config.tests_shown)})
     size = config.corner_size
     goal_map = pd.DataFrame([{"row": r, "col": c, "informative": per_goal[r, c]}
-                             for r in range(size) for c in range(size) if np.isfinite(per_goal[r, c])])
+                             for r in range(size) for c in range(size) if not np.ma.is_masked(per_goal[r, c])])
     return CornerTests(informative, p, per_goal, tests_needed(p, config.confidence), hidden, goal_map)
 
 
@@ -523,9 +523,10 @@ def corner_test_informativeness(size: int = 5, gamma: float = 0.95, horizon: int
     it found: here it walks right, then up), and its episode ends if it steps on the goal. For every
     level (goal cell ≠ corner) and start cell, the test is informative if some action it takes
     before reaching the goal (within ``horizon`` steps) is not optimal for the "goal" reward of
-    that level. Returns a float array (size, size, size, size) indexed [goal_row, goal_col,
-    start_row, start_col], 1 = informative, NaN where undefined (goal = start, or goal = corner,
-    where the two objectives coincide).
+    that level. Returns a boolean masked array (size, size, size, size) indexed [goal_row,
+    goal_col, start_row, start_col], True = informative, masked where the test is undefined (goal =
+    start, or goal = corner, where the two objectives coincide); ``.mean()`` and the other
+    masked-array reductions skip those cells.
 
     Cost: the walker's route from each start is followed once in the room without a goal (a level
     only cuts it at its goal), and the goal-optimal actions of all levels come from value
@@ -550,7 +551,7 @@ def corner_test_informativeness(size: int = 5, gamma: float = 0.95, horizon: int
         paths[:, t + 1] = free[paths[:, t], walker[paths[:, t]]]
     route = paths[:, :horizon]                # the cells where it acts, (starts, horizon)
     goals = np.array([g for g in range(n) if g != corner])
-    out = np.full((n, n), np.nan)             # [goal, start]
+    out = np.zeros((n, n), bool)              # [goal, start]
     chunk = max(1, int(4e7 // ((n + 2) * (160 + 4 * horizon))))   # goals per batch: bounds the memory (~40 MB)
     for lo in range(0, len(goals), chunk):
         g = goals[lo:lo + chunk]
@@ -562,21 +563,25 @@ def corner_test_informativeness(size: int = 5, gamma: float = 0.95, horizon: int
         wrong = ~good[:, route]                                      # (goals, starts, horizon)
         reached = np.logical_or.accumulate(route[None] == g[:, None, None], axis=-1)   # at or after the goal
         out[g] = (wrong & ~reached).any(-1)
-    out[np.arange(n), np.arange(n)] = np.nan  # start on the goal
-    out[corner] = np.nan
-    return out.reshape(size, size, size, size)
+    undefined = np.zeros((n, n), bool)
+    undefined[np.arange(n), np.arange(n)] = True   # start on the goal
+    undefined[corner] = True                        # goal in the corner: the objectives coincide
+    return np.ma.MaskedArray(out, mask=undefined).reshape(size, size, size, size)
 
 
 def informativeness_by_goal(informative) -> tuple:
-    """From ``corner_test_informativeness``: (p, per_goal) with p the share of informative
-    (level, start) tests and per_goal (size, size) the share for each goal cell (NaN at the corner)."""
-    inf = np.asarray(informative, dtype=np.float64)
-    if inf.ndim != 4 or inf.shape[:2] != inf.shape[2:]:
-        raise ValueError(f"informative must be (size, size, size, size), got {inf.shape}")
-    counts = np.isfinite(inf).sum(axis=(2, 3))
-    totals = np.nansum(inf, axis=(2, 3))
-    per_goal = np.where(counts > 0, totals / np.maximum(counts, 1), np.nan)
-    return float(np.nansum(inf) / np.isfinite(inf).sum()), per_goal
+    """From ``corner_test_informativeness`` (a masked array; a plain boolean array counts every
+    cell as defined): (p, per_goal) with p the share of informative (level, start) tests and
+    per_goal a (size, size) masked array of the share for each goal cell (masked at the corner)."""
+    if not isinstance(informative, np.ma.MaskedArray):
+        informative = np.ma.MaskedArray(validate.array("informative", informative, allow_empty=False))
+    shape = informative.shape
+    if len(shape) != 4 or shape[:2] != shape[2:]:
+        raise ValueError(f"informative must be (size, size, size, size), got {shape}")
+    inf = informative.astype(np.float64)
+    if inf.count() == 0:
+        raise ValueError("informative has no defined cell")
+    return float(inf.mean()), inf.mean(axis=(2, 3))
 
 
 # --------------------------------------------------------------------------------------------- Demonstration 2

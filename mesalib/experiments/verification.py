@@ -204,12 +204,12 @@ def run_four_ways(key, network: Network, config: Config = Config()) -> pd.DataFr
     for method in ("ibp", "crown", "pgd", "milp"):
         r = verify.verify(network.params, box, prop, method, key=k.example if method == "pgd" else None)
         rows.append({"method": method, "status": r.status, "margin": r.margin})
-    return pd.DataFrame(rows)
+    return stats.with_missing(rows, {"margin": "Float64"})     # <NA>: the method gives no margin
 
 
 def format_four_ways(frame: pd.DataFrame) -> str:
     """The four answers as lines 'method: status  margin m' (margins to 2 significant digits)."""
-    return "\n".join(f"{r.method:>5}: {r.status:9}" + (f"  margin {r.margin:.2g}" if np.isfinite(r.margin) else "")
+    return "\n".join(f"{r.method:>5}: {r.status:9}" + (f"  margin {r.margin:.2g}" if pd.notna(r.margin) else "")
                      for r in frame.itertuples())
 
 
@@ -377,7 +377,7 @@ def ladder(key, params, x, labels, eps_grid, pgd_steps: int = 40, pgd_restarts: 
         for i in range(len(x)):
             if not exact:
                 statuses.append("not run")
-                margins.append(np.nan)
+                margins.append(None)
                 continue
             # Every point goes to the solver (no skipping what CROWN certified), so the timing is
             # the solver's own and the ordering bound <= exact is a real check.
@@ -400,7 +400,10 @@ def ladder(key, params, x, labels, eps_grid, pgd_steps: int = 40, pgd_restarts: 
         if ex_times:
             times.append({"eps": e, "method": "exact (MILP)", "ms_per_point": 1e3 * float(np.mean(ex_times)),
                           "ms_median": 1e3 * float(np.median(ex_times)), "ms_max": 1e3 * float(np.max(ex_times))})
-    return pd.DataFrame(rows), pd.DataFrame(times)
+    # <NA>: no exact margin (the solver did not run, proved without a number, or timed out); the
+    # median and maximum are kept for the exact solver only
+    return (stats.with_missing(rows, {"exact_margin": "Float64"}),
+            stats.with_missing(times, {"ms_median": "Float64", "ms_max": "Float64"}))
 
 
 def ladder_summary(points: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
@@ -573,8 +576,9 @@ def run_activations(key, policy: Policy, config: Config = Config(), hazard: str 
     rows = []
     for u in range(policy.params[layer - 1]["w"].shape[1]):
         r = verify.activation_query(policy.params, box, layer, u, time_limit=config.policy.time_limit)
-        rows.append({"unit": u, "never fires": r.status, "activation at the witness": -r.margin})
-    return pd.DataFrame(rows)
+        rows.append({"unit": u, "never fires": r.status,
+                     "activation at the witness": None if r.margin is None else -r.margin})
+    return stats.with_missing(rows, {"activation at the witness": "Float64"})   # <NA>: no witness
 
 
 class ClosedLoop(NamedTuple):

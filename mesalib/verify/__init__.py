@@ -83,7 +83,7 @@ def verify(params, box: Box, prop: Property, method: str = "complete", key=None,
         if m <= 0:
             return Result("falsified", method, m, x, time.perf_counter() - t0)
         if method == "pgd":
-            return Result("unknown", method, np.nan, None, time.perf_counter() - t0)
+            return Result("unknown", method, None, None, time.perf_counter() - t0)
     solver = "milp" if method == "complete" else method
     r = exact_check(p, box, prop, solver=solver, time_limit=time_limit)
     return r._replace(method=method, seconds=time.perf_counter() - t0)
@@ -114,7 +114,7 @@ def verify_many(params, boxes: Box, props: Property, method: str = "complete", k
     status = np.where(margin > 0, "verified", "unknown").astype(object)
     decided = np.where(margin > 0, "CROWN ∩ IBP", "").astype(object)
     cex = [None] * n
-    margin = np.where(margin > 0, margin, np.nan)
+    margin = [float(m) if m > 0 else None for m in np.asarray(margin)]   # None: no margin known
     if method == "complete" and key is not None and (status == "unknown").any():
         xs, pm = pgd_attack(key, p, boxes, props)
         for i in np.flatnonzero((status == "unknown") & (pm <= 0)):
@@ -124,4 +124,5 @@ def verify_many(params, boxes: Box, props: Property, method: str = "complete", k
             r = exact_check(p, Box(boxes.lower[i], boxes.upper[i]), Property(props.c[i], props.d[i], props.groups),
                             time_limit=time_limit)
             status[i], decided[i], margin[i], cex[i] = r.status, "MILP", r.margin, r.counterexample
-    return pd.DataFrame({"status": status, "decided_by": decided, "margin": margin, "counterexample": cex})
+    return pd.DataFrame({"status": status, "decided_by": decided, "margin": pd.array(margin, dtype="Float64"),
+                         "counterexample": cex})

@@ -205,7 +205,7 @@ def _z3_group_query(p, lo, hi, bounds, c, d, groups, time_limit):
         row_vals = _z3_model_values(model, rows)
         margin = min(row_vals[g == k].max() for k in range(g.max() + 1))
         return "sat", np.clip(_z3_model_values(model, xs), lo, hi), float(margin)
-    return ("unsat" if answer == z3.unsat else "unknown"), None, np.nan
+    return ("unsat" if answer == z3.unsat else "unknown"), None, None
 
 
 def _milp_decide(p, box, prop, bounds, row_lo, skip_certified, time_limit, t0, method="milp") -> Result:
@@ -215,7 +215,7 @@ def _milp_decide(p, box, prop, bounds, row_lo, skip_certified, time_limit, t0, m
     for k in range(g.max() + 1):
         rows = np.flatnonzero(g == k)
         if skip_certified and row_lo is not None and row_lo[rows].max() > 0:
-            group_min.append(np.nan)  # certified by bounds; its exact minimum was not computed
+            group_min.append(None)  # certified by bounds; its exact minimum was not computed
             continue
         status, fun, dual, x = _milp_group(p, box.lower, box.upper, bounds, prop.c, prop.d, rows, time_limit)
         if x is not None and fun <= 0:
@@ -225,8 +225,8 @@ def _milp_decide(p, box, prop, bounds, row_lo, skip_certified, time_limit, t0, m
         if status == 0 and dual > 0:
             group_min.append(fun)
             continue
-        return Result("unknown", method, np.nan, None, time.perf_counter() - t0)
-    solved = [v for v in group_min if not np.isnan(v)]
+        return Result("unknown", method, None, None, time.perf_counter() - t0)
+    solved = [v for v in group_min if v is not None]
     margin = (min(solved) if len(solved) == len(group_min) or row_lo is None
               else float(certified_margin(row_lo, prop.groups)))
     return Result("verified", method, float(margin), None, time.perf_counter() - t0)
@@ -257,10 +257,10 @@ def exact_check(params, box: Box, prop: Property, solver: str = "milp", time_lim
     if solver == "z3":
         answer, x, m = _z3_group_query(p, box.lower, box.upper, bounds, prop.c, prop.d, prop.groups, time_limit)
         if answer == "unsat":
-            return Result("verified", solver, np.nan, None, time.perf_counter() - t0)
+            return Result("verified", solver, None, None, time.perf_counter() - t0)
         if answer == "sat" and m <= 0:
             return Result("falsified", solver, m, x, time.perf_counter() - t0)
-        return Result("unknown", solver, np.nan, None, time.perf_counter() - t0)
+        return Result("unknown", solver, None, None, time.perf_counter() - t0)
     return _milp_decide(p, box, prop, bounds, row_lo, skip_certified, time_limit, t0)
 
 
@@ -316,11 +316,11 @@ def activation_query(params, box: Box, layer: int, unit: int, threshold: float =
     solver.add(hidden[-1][unit] > _z3_val(threshold))
     answer = solver.check()
     if answer == z3.unsat:
-        return Result("verified", "z3", np.nan, None, time.perf_counter() - t0)
+        return Result("verified", "z3", None, None, time.perf_counter() - t0)
     if answer == z3.sat:
         x = np.clip(_z3_model_values(solver.model(), xs), box.lower, box.upper)
         act = x
         for q in p[:layer]:
             act = np.maximum(act @ q["w"] + q["b"], 0.0)
         return Result("falsified", "z3", float(threshold - act[unit]), x, time.perf_counter() - t0)
-    return Result("unknown", "z3", np.nan, None, time.perf_counter() - t0)
+    return Result("unknown", "z3", None, None, time.perf_counter() - t0)

@@ -42,11 +42,11 @@ class Property(NamedTuple):
 class Result(NamedTuple):
     """Outcome of one check. ``margin``: a certified lower bound on the property margin (bound
     methods; <= 0 when they cannot decide), the exact minimum (exact methods, when every group was
-    solved), or the margin at the counterexample (falsified); NaN otherwise.
-    ``counterexample``: (d,) float64 or None."""
+    solved), or the margin at the counterexample (falsified); None when no margin is known
+    ("unknown", or a z3 proof, which gives no number). ``counterexample``: (d,) float64 or None."""
     status: str
     method: str
-    margin: float
+    margin: float | None
     counterexample: np.ndarray | None
     seconds: float
 
