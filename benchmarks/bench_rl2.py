@@ -53,7 +53,7 @@ def chapter1_compute(quick=False):
         meta_learning.evaluate_baselines(jax.random.key(1), probs, n)
     times["baselines on 3 settings x 2000 tasks"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    for name in pretrained.CONFIGS:
+    for name in pretrained.SINGLE:
         params, config, _, _ = pretrained.load(name)
         probs = bandits.sample_tasks(jax.random.key(2), 2000, config.num_arms, prior=config.prior)
         jax.block_until_ready(rl2.evaluate(params, jax.random.key(3), probs, 100).rewards)

@@ -20,7 +20,7 @@ import numpy as np
 
 from mesalib import validate
 
-PRIORS = ("uniform", "dependent", "beta")
+PRIORS = ("uniform", "dependent", "beta", "skewed")
 
 
 def sample_tasks(key, num_tasks: int, num_arms: int, prior: str = "uniform", a: float = 1.0,
@@ -29,7 +29,9 @@ def sample_tasks(key, num_tasks: int, num_arms: int, prior: str = "uniform", a: 
 
     prior: "uniform" — independent p ~ U[0, 1] (Duan et al. 2016);
     "dependent" — two arms with p₁ ~ U[0, 1], p₂ = 1 − p₁ (Wang et al. 2016);
-    "beta" — independent p ~ Beta(a, b).
+    "beta" — independent p ~ Beta(a, b);
+    "skewed" — the first arm p₀ ~ U[0.5, 1], every other arm p ~ U[0, 0.5]: the first arm is always
+    the best, so "always pull arm 0" is the optimal policy and exploring never pays.
     """
     validate.prng_key("key", key)
     num_tasks = validate.integer("num_tasks", num_tasks, minimum=1)
@@ -46,7 +48,10 @@ def sample_tasks(key, num_tasks: int, num_arms: int, prior: str = "uniform", a: 
         a = validate.real("a", a, low=0.0, low_open=True, high=1e6, dtype=np.float32)
         b = validate.real("b", b, low=0.0, low_open=True, high=1e6, dtype=np.float32)
         return jax.random.beta(key, a, b, (num_tasks, num_arms))
-    return jax.random.uniform(key, (num_tasks, num_arms))
+    u = jax.random.uniform(key, (num_tasks, num_arms))
+    if prior == "skewed":
+        return 0.5 * u + jnp.where(jnp.arange(num_arms) == 0, 0.5, 0.0)
+    return u
 
 
 def oracle_value(probs, num_pulls: int) -> jax.Array:

@@ -35,8 +35,16 @@ CONFIGS: dict[str, rl2.Config] = {
     # brought it near the Bayes-optimal rule (benchmarks/cpu_rl2_dependent_tuning.log).
     "rl2_dependent_n100": rl2.Config(prior="dependent", **_TWO_ARMS),
     "rl2_n100_k2": rl2.Config(prior="uniform", **_TWO_ARMS),
+    # Chapter 1's live (10, 5) settings on the skewed prior (arm 0 always the best), three seeds:
+    # what a meta-learner learns when its task distribution never rewards exploring.
+    "rl2_skewed_n10_k5": rl2.Config(prior="skewed"),
 }
 SEEDS = {name: 0 for name in CONFIGS}
+#: Training runs stored per network (seeds split from ``SEEDS[name]``); with more than one, the
+#: stored parameters and training returns carry a leading seed axis.
+NUM_SEEDS = {name: 3 if name == "rl2_skewed_n10_k5" else 1 for name in CONFIGS}
+#: The networks stored as one training run (parameters without a seed axis).
+SINGLE = tuple(name for name in CONFIGS if NUM_SEEDS[name] == 1)
 
 
 def _flatten(tree, prefix=""):
@@ -74,21 +82,25 @@ def build(name: str, progress: bool | str = True, path: pathlib.Path | None = No
     if path is not None and not isinstance(path, (str, pathlib.Path)):
         raise ValueError(f"path must be a file path (str or pathlib.Path), got {type(path).__name__}")
     key = jax.random.key(SEEDS[name])
+    num_seeds = NUM_SEEDS[name]
     start = time.perf_counter()
-    result = rl2.train_seeds(jax.random.split(key, 1), config, progress=progress or False, num_chunks=60)
+    result = rl2.train_seeds(jax.random.split(key, num_seeds), config, progress=progress or False, num_chunks=60)
     seconds = time.perf_counter() - start
-    params = rl2.seed_slice(result.params, 0)
+    params = rl2.seed_slice(result.params, 0) if num_seeds == 1 else result.params
     path = WEIGHTS / f"{name}.npz" if path is None else pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    meta = {"config": config._asdict(), "seed": SEEDS[name], "train_seconds": round(seconds, 1),
-            "device": str(jax.devices()[0].device_kind), "jax": jax.__version__}
+    meta = {"config": config._asdict(), "seed": SEEDS[name], "num_seeds": num_seeds,
+            "train_seconds": round(seconds, 1), "device": str(jax.devices()[0].device_kind), "jax": jax.__version__}
+    returns = result.returns[:, 0] if num_seeds == 1 else result.returns
     np.savez_compressed(path, **{"params/" + k: v for k, v in _flatten(params).items()},
-                        returns=result.returns[:, 0].astype(np.float32), meta=np.array(json.dumps(meta)))
+                        returns=np.asarray(returns, np.float32), meta=np.array(json.dumps(meta)))
     return path
 
 
 def load(name: str):
-    """Return (params, config, training returns per update, metadata) of a stored network."""
+    """Return (params, config, training returns per update, metadata) of a stored network. A
+    network stored with several training runs (``NUM_SEEDS``) has a leading seed axis on its
+    parameters and returns (take one run with ``rl2.seed_slice(params, i)``)."""
     validate.choice("name", name, set(CONFIGS))
     path = WEIGHTS / f"{name}.npz"
     if not path.exists():
@@ -113,7 +125,12 @@ def load_file(path):
         raise ValueError(f"path {path} is not a network file written by mesalib.pretrained.build "
                          f"({type(e).__name__}: {e})"[:300]) from None
     config.validated()
-    rl2.check_params(params, f"the parameters in {path.name}")
+    num_seeds = meta.get("num_seeds", 1)
+    if num_seeds == 1:
+        rl2.check_params(params, f"the parameters in {path.name}")
+    else:
+        for i in range(num_seeds):
+            rl2.check_params(rl2.seed_slice(params, i), f"the parameters of run {i} in {path.name}")
     return params, config, returns, meta
 
 

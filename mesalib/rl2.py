@@ -149,10 +149,7 @@ def _episode(params, key, probs, num_pulls: int, horizon: float, greedy: bool = 
 
 
 def _sample_tasks(key, config: Config):
-    if config.prior == "dependent":
-        p1 = jax.random.uniform(key, (config.batch_size, 1))
-        return jnp.concatenate([p1, 1.0 - p1], axis=1)
-    return jax.random.uniform(key, (config.batch_size, config.num_arms))
+    return bandits.sample_tasks(key, config.batch_size, config.num_arms, config.prior)
 
 
 def _loss(params, key, entropy_coef, config: Config):

@@ -427,6 +427,7 @@ ROWS = [
     Row("ml.Config/rl2-field-nan", lambda: ml.Config(rl2=rl2.Config(gamma=NAN)).validated(), ValueError, r"^gamma must be a finite real number"),
     Row("ml.keys/key-int", lambda: ml.keys(0), ValueError, r"^key must be a JAX PRNG key"),
     Row("ml.run_baselines/config-wrong-type", lambda: ml.run_baselines(KEY, rb.Config()), ValueError, r"^config must be an experiments.meta_learning.Config"),
+    Row("ml.run_skewed/trained-wrong-type", lambda: ml.run_skewed(KEY, {"params": None}), ValueError, r"^trained must be an rl2.Result"),
     Row("ml.run_training/progress-number", lambda: ml.run_training(KEY, ml.Config().smoke(), progress=1), ValueError, r"^progress must be True, False or a label"),
     Row("ml.evaluate_baselines/names-unknown", lambda: ml.evaluate_baselines(KEY, probs(), 5, names=("Thompson", "Softmax")), ValueError, r"^names\[1\] must be one of"),
     Row("ml.summarize/one-task", lambda: ml.summarize({"Random": [1.0]}), ValueError, r"^values\['Random'\] needs at least 2 tasks"),
@@ -879,6 +880,7 @@ def chapter_outputs(monkeypatch_module):
     out["ml.regret_curves"] = ml.regret_curves(key, headline)
     out["ml.run_dependent"] = ml.run_dependent(key, config)
     out["ml.run_shift"] = ml.run_shift(key, config)
+    out["ml.run_skewed"] = ml.run_skewed(key, trained, config)   # one live seed: no interval, an explicit <NA>
     out["rb.example_levels"] = rb.example_levels(key)
     result = rb.run(key, rb.Config())
     out["rb.run"] = result

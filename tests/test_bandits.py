@@ -298,3 +298,11 @@ def test_run_many_bad_inputs(kw, match):
     n = kw.get("keys_count", 2)
     with pytest.raises(ValueError, match=match):
         bandits.run_many(jax.random.split(jax.random.key(0), n), policies, np.full((4, 3), 0.5), 10)
+
+
+def test_skewed_prior_makes_arm_zero_the_best_and_keeps_uniform_draws_otherwise():
+    key = jax.random.key(9)
+    p = np.asarray(bandits.sample_tasks(key, 4000, 5, prior="skewed"))
+    u = np.asarray(bandits.sample_tasks(key, 4000, 5))                   # the same draws, uniform
+    np.testing.assert_allclose(p, 0.5 * u + np.where(np.arange(5) == 0, 0.5, 0.0), rtol=1e-6)
+    assert (p.argmax(1) == 0).all() and p[:, 0].min() >= 0.5 and p[:, 1:].max() <= 0.5

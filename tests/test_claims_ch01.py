@@ -17,8 +17,12 @@ def paired_diff(a, b):
 
 
 @pytest.fixture(scope="module")
-def headline():
-    trained = ml.run_training(KEY, CONFIG)
+def trained():
+    return ml.run_training(KEY, CONFIG)
+
+
+@pytest.fixture(scope="module")
+def headline(trained):
     return ml.run_headline(KEY, trained, CONFIG)
 
 
@@ -82,9 +86,35 @@ def test_falls_behind_thompson_when_every_arm_is_good():
 def test_stored_networks_match_their_recorded_configs():
     for name, config in pretrained.CONFIGS.items():
         params, stored, returns, meta = pretrained.load(name)
-        assert stored == config, name
-        assert returns.shape == (config.num_updates,)
-        assert params["pi"]["w"].shape == (config.hidden, config.num_arms)
+        seeds = pretrained.NUM_SEEDS[name]
+        assert stored == config and meta.get("num_seeds", 1) == seeds, name
+        lead = () if seeds == 1 else (seeds,)       # several training runs: a leading seed axis
+        assert returns.shape == (config.num_updates,) + lead
+        assert params["pi"]["w"].shape == lead + (config.hidden, config.num_arms)
+
+
+@pytest.mark.timeout(900)
+def test_a_skewed_task_distribution_yields_a_habit_not_a_learner(trained, claim):
+    # Same settings, trained where arm 0 is always the best: the networks pull arm 0 whatever
+    # happens, which is optimal on their tasks and no better than random on uniform ones.
+    skewed = ml.run_skewed(KEY, trained, CONFIG)
+    table = skewed.table.set_index(["network", "tasks"])
+    per_seed = skewed.per_seed.set_index(["network", "tasks"])
+    home = table.loc[(ml.SKEWED_NET, ml.SKEWED_TASKS)]
+    away = table.loc[(ml.SKEWED_NET, ml.UNIFORM_TASKS)]
+    learner = table.loc[(ml.UNIFORM_NET, ml.UNIFORM_TASKS)]
+    assert home["low"] > 7.3 and home["seeds"] == 3, home                 # 10 · E[p0] = 7.5 is the optimum
+    stuck = per_seed.loc[(ml.SKEWED_NET, ml.UNIFORM_TASKS), "arm-0 share, pulls 6-10, arm 0 not best"]
+    assert (stuck.to_numpy(np.float64) > 0.95).all(), stuck               # no within-episode learning
+    assert away["high"] < 5.3, away                                       # random play earns 5.0
+    assert learner["successes"] > away["high"] + 1.0, (learner, away)
+    assert learner["arm-0 share, pulls 6-10, arm 0 not best"] < 0.4, learner
+    claim(chapter=CHAPTER, claim="RL² trained on skewed tasks (arm 0 always best), played on uniform tasks: "
+          "successes per task of 10 pulls", value=away["successes"], low=away["low"], high=away["high"],
+          unit="successes", interval="95% t over 3 training seeds", seeds=3, published=None, tolerance=0.05)
+    claim(chapter=CHAPTER, claim="RL² trained on skewed tasks, on uniform tasks where arm 0 is not the best: "
+          "share of pulls 6-10 still on arm 0", value=away["arm-0 share, pulls 6-10, arm 0 not best"],
+          unit="share", interval="mean over 3 training seeds", seeds=3, tolerance=0.01)
 
 
 @pytest.fixture(scope="module")

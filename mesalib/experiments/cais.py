@@ -311,7 +311,7 @@ class LearnerConfig(NamedTuple):
         return self._replace(tasks=500)
 
     def check(self) -> "LearnerConfig":
-        validate.choice("weights", self.weights, set(pretrained.CONFIGS))
+        validate.choice("weights", self.weights, set(pretrained.SINGLE))
         validate.integer("tasks", self.tasks, minimum=1)
         validate.integer("deploy_pulls", self.deploy_pulls, minimum=1)
         validate.real("beta_a", self.beta_a, low=0.0, low_open=True, dtype=np.float32)
@@ -425,7 +425,7 @@ def run_probe(key, learner: "LearnerResult", config: ProbeCheckConfig = ProbeChe
     posterior on the training horizon, then read it on held-out episodes of both priors, within
     and past that horizon. Needs the agent's own histories (not Thompson's, not the true arms)."""
     validate.prng_key("key", key)
-    validate.choice("weights", config.weights, set(pretrained.CONFIGS))
+    validate.choice("weights", config.weights, set(pretrained.SINGLE))
     validate.real("test_fraction", config.test_fraction, low=0.0, high=1.0, low_open=True, high_open=True)
     boots = validate.integer("boots", config.boots, minimum=100)
     m = validate.integer("episodes", config.episodes, minimum=8)

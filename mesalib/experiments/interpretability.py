@@ -338,7 +338,7 @@ class ProbeConfig(NamedTuple):
         return self._replace(tasks=256, untrained=4)
 
     def check(self) -> "ProbeConfig":
-        validate.choice("network", self.network, set(pretrained.CONFIGS))
+        validate.choice("network", self.network, set(pretrained.SINGLE))
         validate.integer("tasks", self.tasks, minimum=8)
         validate.integer("untrained", self.untrained, minimum=1)
         validate.real("test_fraction", self.test_fraction, low=0.0, high=1.0, low_open=True, high_open=True)

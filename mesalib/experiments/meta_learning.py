@@ -208,19 +208,75 @@ def run_dependent(key, config: Config = Config()) -> Dependent:
     greedy = {net: stats.mean_ci(np.asarray(bandits.regret(rl2.evaluate(
         params, jax.random.fold_in(kr, 4 + i), probs, 100, greedy=True), probs)[:, -1]), method="normal")
         for i, (net, params) in enumerate(((DEP_NET, params_dep), (IND_NET, params_ind)))}
-    return Dependent(np.asarray(probs), dep, regret, diffs, pd.DataFrame(rows), m,
-                     len(np.unique(conflicts.task)), (config_dep, config_ind), pd.DataFrame(split),
+    missing = {"follows pooled evidence": "Float64", "low": "Float64", "high": "Float64"}
+    return Dependent(np.asarray(probs), dep, regret, diffs, stats.with_missing(rows, missing), m,
+                     len(np.unique(conflicts.task)), (config_dep, config_ind), stats.with_missing(split, missing),
                      pd.DataFrame(cross), greedy)
 
 
 def _follows_ci(follows, task) -> dict:
-    """Mean probability of following the pooled evidence, each task counted once, with a CI."""
+    """Mean probability of following the pooled evidence, each task counted once, with a CI
+    (None where fewer than two tasks give no interval, or none gives a mean)."""
     per_task = pd.Series(follows).groupby(task).mean().to_numpy()
     if per_task.size < 2:
-        return {"follows pooled evidence": float(per_task.mean()) if per_task.size else float("nan"),
-                "low": float("nan"), "high": float("nan")}
+        return {"follows pooled evidence": float(per_task.mean()) if per_task.size else None,
+                "low": None, "high": None}
     ci = stats.mean_ci(per_task, method="normal")
     return {"follows pooled evidence": float(ci.mean), "low": float(ci.low), "high": float(ci.high)}
+
+
+UNIFORM_NET, SKEWED_NET = "RL², trained on uniform tasks (live)", "RL², trained on skewed tasks (stored)"
+UNIFORM_TASKS, SKEWED_TASKS = "uniform tasks", "skewed tasks (arm 0 best)"
+
+
+class Skewed(NamedTuple):
+    table: pd.DataFrame      # network × tasks: mean successes with a t interval over training seeds
+    per_seed: pd.DataFrame   # one row per (network, tasks, training seed)
+    config: rl2.Config       # the skewed-trained networks' settings (Chapter 1's, prior="skewed")
+
+
+def run_skewed(key, trained: rl2.Result, config: Config = Config()) -> Skewed:
+    """What the learned learner is for: the live uniform-trained (10, 5) networks and three stored
+    networks trained with the same settings on the skewed prior (arm 0 always the best, see
+    ``bandits.sample_tasks``), each played on fresh uniform and fresh skewed tasks.
+
+    Per network and task set: mean successes over ``eval_tasks`` tasks, averaged per training seed,
+    with a Student's t interval over seeds; the share of all pulls on arm 0; and, on uniform tasks
+    where arm 0 is not the best arm, the share of pulls 6-10 still on arm 0 (undefined on skewed
+    tasks, where arm 0 always is the best)."""
+    config, k = _prepare(config), keys(key)
+    validate.instance("trained", trained, rl2.Result, "an rl2.Result (from run_training)")
+    skew_params, skew_config, _, _ = pretrained.load("rl2_skewed_n10_k5")
+    kp, kr = jax.random.split(jax.random.fold_in(k.rl2, 1))
+    tasks = {UNIFORM_TASKS: bandits.sample_tasks(kp, config.eval_tasks, 5),
+             SKEWED_TASKS: bandits.sample_tasks(jax.random.fold_in(kp, 1), config.eval_tasks, 5, prior="skewed")}
+    rows = []
+    for j, (net, params) in enumerate(((UNIFORM_NET, trained.params), (SKEWED_NET, skew_params))):
+        for t, (task_name, probs) in enumerate(tasks.items()):
+            p = np.asarray(probs)
+            arm0_worse = p[:, 0] < p.max(1)
+            for i in range(params["pi"]["w"].shape[0]):
+                out = rl2.evaluate(train.seed_slice(params, i), jax.random.fold_in(kr, 100 * j + 10 * t + i), probs, 10)
+                actions = np.asarray(out.actions)
+                late = (actions[arm0_worse, 5:] == 0).mean() if arm0_worse.any() else None
+                rows.append({"network": net, "tasks": task_name, "seed": i,
+                             "successes": float(np.asarray(out.rewards).sum(1).mean()),
+                             "arm-0 share": float((actions == 0).mean()),
+                             "arm-0 share, pulls 6-10, arm 0 not best": None if late is None else float(late)})
+    per_seed = stats.with_missing(rows, {"arm-0 share, pulls 6-10, arm 0 not best": "Float64"})
+    table = []
+    for (net, task_name), g in per_seed.groupby(["network", "tasks"], sort=False):
+        row = {"network": net, "tasks": task_name, "seeds": len(g)}
+        for col in ("successes", "arm-0 share", "arm-0 share, pulls 6-10, arm 0 not best"):
+            values = g[col].dropna().to_numpy(np.float64)
+            row[col] = float(values.mean()) if values.size else None
+            if col == "successes":
+                ci = stats.mean_ci(values, method="t") if values.size >= 2 else None
+                row["low"], row["high"] = (float(ci.low), float(ci.high)) if ci is not None else (None, None)
+        table.append(row)
+    table = stats.with_missing(table, {"low": "Float64", "high": "Float64",
+                                       "arm-0 share, pulls 6-10, arm 0 not best": "Float64"})
+    return Skewed(table, per_seed, skew_config)
 
 
 class Shift(NamedTuple):
