@@ -225,7 +225,7 @@ def _follows_ci(follows, task) -> dict:
     return {"follows pooled evidence": float(ci.mean), "low": float(ci.low), "high": float(ci.high)}
 
 
-UNIFORM_NET, SKEWED_NET = "RL², trained on uniform tasks (live)", "RL², trained on skewed tasks (stored)"
+UNIFORM_NET, SKEWED_NET = "RL², uniform-trained (live)", "RL², skewed-trained (stored)"
 UNIFORM_TASKS, SKEWED_TASKS = "uniform tasks", "skewed tasks (arm 0 best)"
 
 
@@ -372,6 +372,35 @@ def regret_frame(rollouts: dict, probs, points: int = 25, level: float = 0.95) -
         bandits.check_rollout(rollout, f"rollouts[{name!r}]", num_arms=np.shape(probs)[1], tasks=np.shape(probs)[0])
     return stats.curve_frame({name: bandits.regret(r, probs) for name, r in rollouts.items()}, points, level,
                              x="pull", y="regret")
+
+
+def stored_training_curves(num_windows: int = 20) -> pd.DataFrame:
+    """The meta-training curves of the stored 100-pull networks (one training run each), read from
+    their files: windowed mean successes per task of the sampled play during training, per setting
+    (columns setting, update, fraction of training, successes), with Duan et al.'s published RL²
+    value beside each."""
+    rows = []
+    for k in (5, 10):
+        _, net_config, returns, _ = pretrained.load(f"rl2_n100_k{k}")
+        curve, window = stats.window_means(returns, num_windows=num_windows)
+        updates = (np.arange(len(curve)) + 1) * window
+        for u, v in zip(updates, curve):
+            rows.append({"setting": f"n=100, k={k}", "update": int(u), "fraction of training": u / net_config.num_updates,
+                         "successes": float(v), "Duan et al. 2016": DUAN_2016[(100, k)]["RL²"]})
+    return pd.DataFrame(rows)
+
+
+def plateau_table(curves: pd.DataFrame) -> pd.DataFrame:
+    """From :func:`stored_training_curves`: per setting, the windowed training score at three
+    quarters of training and at the end, the gain between them, and Duan et al.'s value."""
+    validate.instance("curves", curves, pd.DataFrame, "a DataFrame from stored_training_curves")
+    rows = []
+    for setting, g in curves.groupby("setting", sort=False):
+        quarter = g.loc[g["fraction of training"] <= 0.75, "successes"].iloc[-1]
+        end = g["successes"].iloc[-1]
+        rows.append({"setting": setting, "at 3/4 of training": quarter, "at the end": end, "gain": end - quarter,
+                     "Duan et al. 2016 (evaluation)": g["Duan et al. 2016"].iloc[0]})
+    return pd.DataFrame(rows)
 
 
 def training_curve(trained: rl2.Result, num_windows: int = 30, level: float = 0.95) -> pd.DataFrame:
