@@ -880,7 +880,9 @@ def chapter_outputs(monkeypatch_module):
     out["ml.regret_curves"] = ml.regret_curves(key, headline)
     out["ml.run_dependent"] = ml.run_dependent(key, config)
     out["ml.run_shift"] = ml.run_shift(key, config)
-    out["ml.run_skewed"] = ml.run_skewed(key, trained, config)   # one live seed: no interval, an explicit <NA>
+    skewed = ml.run_skewed(key, trained, config)   # one live seed: no interval, an explicit <NA> ...
+    out["ml.run_skewed"] = skewed
+    out["ml.skewed_chart_frame"] = ml.skewed_chart_frame(skewed)   # ... which the chart's frame fills
     out["rb.example_levels"] = rb.example_levels(key)
     result = rb.run(key, rb.Config())
     out["rb.run"] = result

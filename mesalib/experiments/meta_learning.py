@@ -279,6 +279,16 @@ def run_skewed(key, trained: rl2.Result, config: Config = Config()) -> Skewed:
     return Skewed(table, per_seed, skew_config)
 
 
+def skewed_chart_frame(skewed: Skewed) -> pd.DataFrame:
+    """:attr:`Skewed.table` for a chart with intervals: a network with one training seed (smoke
+    sizes) has no interval, and its bar collapses onto its point (as in :func:`training_curve`)."""
+    validate.instance("skewed", skewed, Skewed, "a meta_learning.Skewed (from run_skewed)")
+    frame = skewed.table.copy()
+    for col in ("low", "high"):
+        frame[col] = frame[col].fillna(frame["successes"]).to_numpy(np.float64)
+    return frame
+
+
 class Shift(NamedTuple):
     probs: np.ndarray
     rollouts: dict           # name -> Rollout over ``long_pulls`` pulls
