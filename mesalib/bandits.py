@@ -429,34 +429,54 @@ def _run_many(selects, keys, probs, num_pulls, tables):
 
 
 def run_many(keys, policies, probs, num_pulls: int) -> dict:
-    """:func:`run` for several named baselines at once, ``{name: Rollout}``, compiled as one program.
+    """:func:`run` for several policies at once, ``{label: Rollout}``, compiled as one program.
 
-    ``keys: (len(policies),)`` (one key per policy) and ``policies`` (names in ``BASELINES`` or
-    "Gittins", default settings). ``run_many(keys, names, ...)[name]`` equals
-    ``run(keys[i], name, ...)``: the same rule with the same key; only the compilation is shared.
+    ``policies``: baseline names (names in ``BASELINES`` or "Gittins", default settings; each name
+    is its own label), or a dict ``{label: name or select rule}``, in which one rule may appear
+    under several labels (e.g. a second Thompson run with another key). ``keys: (len(policies),)``,
+    one key per policy, in order. ``run_many(keys, policies, ...)[label]`` equals
+    ``run(keys[i], policy, ...)``: the same rule with the same key; only the compilation is shared.
     """
-    if isinstance(policies, (str, bytes)) or not hasattr(policies, "__iter__"):
-        raise ValueError(f"policies must be a sequence of baseline names, got {policies!r}")
-    policies = tuple(policies)
-    if not policies:
+    if isinstance(policies, dict):
+        labels, rules = tuple(policies), tuple(policies.values())
+        for label in labels:
+            if not isinstance(label, str):
+                raise ValueError(f"policies must be keyed by string labels, got {label!r}")
+        where = [f"policies[{label!r}]" for label in labels]
+    else:
+        if isinstance(policies, (str, bytes)) or not hasattr(policies, "__iter__"):
+            raise ValueError(f"policies must be a sequence of baseline names or a dict of label -> policy, "
+                             f"got {policies!r}")
+        labels = rules = tuple(policies)
+        if len(set(labels)) != len(labels):
+            raise ValueError(f"policies must not repeat a name, got {labels} (give a dict to label repeats)")
+        for i, name in enumerate(labels):
+            if not isinstance(name, str):
+                raise ValueError(f"policies[{i}] must be a baseline name (give a dict of label -> rule for a "
+                                 f"custom rule), got {type(name).__name__}")
+        where = [f"policies[{i}]" for i in range(len(labels))]
+    if not labels:
         raise ValueError("policies must hold at least one baseline name")
-    if len(set(policies)) != len(policies):
-        raise ValueError(f"policies must not repeat a name, got {policies}")
-    for i, name in enumerate(policies):
-        if not isinstance(name, str):
-            raise ValueError(f"policies[{i}] must be a baseline name (run_many takes names only; use run for a "
-                             f"custom rule), got {type(name).__name__}")
-        validate.choice(f"policies[{i}]", name, set(BASELINES) | {"Gittins"})
+    for name, rule in zip(where, rules):
+        if isinstance(rule, str):
+            validate.choice(name, rule, set(BASELINES) | {"Gittins"})
+        elif not callable(rule):
+            raise ValueError(f"{name} must be a baseline name or a select(key, s, f, t) rule, "
+                             f"got {type(rule).__name__}")
     keys = validate.key_batch("keys", keys)
-    if len(keys) != len(policies):
-        raise ValueError(f"keys must hold one key per policy ({len(policies)}), got {len(keys)}")
+    if len(keys) != len(labels):
+        raise ValueError(f"keys must hold one key per policy ({len(labels)}), got {len(keys)}")
     validate.probabilities("probs", probs, ndim=2)
     num_pulls = validate.integer("num_pulls", num_pulls, minimum=1)
-    resolved = [_resolve(name, num_pulls, {}, np.shape(probs)[1]) for name in policies]
+    k = np.shape(probs)[1]
+    resolved = [_resolve(rule, num_pulls, {}, k) for rule in rules]
     selects = tuple(select for select, _ in resolved)
     tables = tuple(table for _, table in resolved)
     outs = _run_many(selects, tuple(keys), jnp.asarray(probs, jnp.float32), num_pulls, tables)
-    return dict(zip(policies, outs))
+    for name, rule, out in zip(where, rules, outs):
+        if not isinstance(rule, str):   # a custom rule: JAX would have clamped an arm out of range
+            _check_picks(name, np.asarray(out.actions), k)
+    return dict(zip(labels, outs))
 
 
 def _check_picks(name, actions, k):

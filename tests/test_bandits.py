@@ -285,6 +285,23 @@ def test_run_many_equals_run_one_by_one_and_compiles_once():
     assert bandits._run_many._cache_size() == before
 
 
+def test_run_many_takes_labelled_rules_and_repeats():
+    # a dict of label -> name or custom rule: a rule may appear twice (with two keys), custom rules
+    # join the same program, and each result equals run with that key
+    probs = bandits.sample_tasks(jax.random.key(6), 64, 2, prior="dependent")
+    rules = {"pooled": bandits.dependent_greedy, "Thompson": "Thompson", "Thompson again": "Thompson"}
+    keys = jax.random.split(jax.random.key(7), 3)
+    many = bandits.run_many(keys, rules, probs, 30)
+    assert list(many) == list(rules)
+    for key, (label, rule) in zip(keys, rules.items()):
+        one = bandits.run(key, rule, probs, 30)
+        np.testing.assert_array_equal(np.asarray(many[label].actions), np.asarray(one.actions))
+    with pytest.raises(ValueError, match=r"policies\['bad'\] returned arm 5"):
+        bandits.run_many(keys[:1], {"bad": lambda k, s, f, t: jnp.where(t > 2, 5, 0)}, probs, 10)
+    with pytest.raises(ValueError, match=r"policies\['x'\] must be a baseline name or a select"):
+        bandits.run_many(keys[:1], {"x": 3}, probs, 10)
+
+
 @pytest.mark.parametrize("kw, match", [
     (dict(policies="Greedy"), "policies must be a sequence"),
     (dict(policies=()), "at least one"),

@@ -165,18 +165,20 @@ def run_dependent(key, config: Config = Config()) -> Dependent:
     params_ind, config_ind, _, _ = pretrained.load("rl2_n100_k2")
     kp, kb, kr, kh = jax.random.split(k.dependent, 4)
     probs = bandits.sample_tasks(kp, config.dependent_tasks, num_arms=2, prior="dependent")
+    # The pooled rule, three baselines and the Thompson histories of the probe (below): one program.
+    names = ("Thompson", "Gittins", "UCB1")
+    rules = {POOLED: bandits.dependent_greedy, **{name: name for name in names}, "history": "Thompson"}
+    rule_keys = jnp.stack([kb, *(jax.random.fold_in(kb, i) for i in range(len(names))), kh])
+    played = bandits.run_many(rule_keys, rules, probs, 100)
     dep = {DEP_NET: rl2.evaluate(params_dep, kr, probs, 100),
            IND_NET: rl2.evaluate(params_ind, jax.random.fold_in(kr, 1), probs, 100),
-           POOLED: bandits.run(kb, bandits.dependent_greedy, probs, 100)}
-    names = ("Thompson", "Gittins", "UCB1")
-    dep.update(bandits.run_many(jax.vmap(lambda i: jax.random.fold_in(kb, i))(jnp.arange(len(names))), names,
-                                probs, 100))
+           **{label: played[label] for label in (POOLED, *names)}}
     final = {name: np.asarray(bandits.regret(out, probs)[:, -1]) for name, out in dep.items()}
     regret = summarize(final)
     diffs = {other: stats.mean_ci(final[DEP_NET] - final[other], method="normal")
              for other in [IND_NET, "Thompson", "Gittins", POOLED]}
 
-    history = bandits.run(kh, "Thompson", probs, 100)
+    history = played["history"]
     conflicts = bandits.evidence_conflicts(history)   # own records and pooled evidence disagree
     situations = (conflicts.task, conflicts.pull)
     choices = {DEP_NET: np.asarray(rl2.action_probs(params_dep, history))[situations],
@@ -280,7 +282,7 @@ def run_skewed(key, trained: rl2.Result, config: Config = Config()) -> Skewed:
 
 
 def skewed_chart_frame(skewed: Skewed) -> pd.DataFrame:
-    """:attr:`Skewed.table` for a chart with intervals: a network with one training seed (smoke
+    """``Skewed.table`` for a chart with intervals: a network with one training seed (smoke
     sizes) has no interval, and its bar collapses onto its point (as in :func:`training_curve`)."""
     validate.instance("skewed", skewed, Skewed, "a meta_learning.Skewed (from run_skewed)")
     frame = skewed.table.copy()
