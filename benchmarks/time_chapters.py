@@ -5,9 +5,11 @@
 Nothing is written back to the notebooks. With ``--against REV`` the same chapters of git
 revision REV (checked out into a temporary worktree, its own mesalib first on the path) are
 timed side by side, alternating reference and current, so both see the same machine load; the
-table then gives the ratio current / reference. Prints a Markdown table.
+table then gives the ratio current / reference. Prints a Markdown table: with ``--repeats N``, the
+median of the N runs, every run in brackets, and the ratio of the medians.
 """
 import argparse
+import statistics
 import os
 import pathlib
 import shutil
@@ -37,6 +39,12 @@ def cold_run(path: pathlib.Path, tree: pathlib.Path) -> float:
             os.environ["PYTHONPATH"] = env_before
 
 
+def runs(seconds: list) -> str:
+    """The median of the runs, and every run when there is more than one: ``55 (55, 57, 61)``."""
+    med = f"{statistics.median(seconds):.0f}"
+    return med if len(seconds) == 1 else f"{med} ({', '.join(f'{s:.0f}' for s in seconds)})"
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("paths", nargs="*")
@@ -63,11 +71,12 @@ def main():
                         ref.append(cold_run(old, ref_tree))
                 now.append(cold_run(path, ROOT))
             if ref_tree is None:
-                print(f"| {path.stem} | {min(now):.0f} |", flush=True)
+                print(f"| {path.stem} | {runs(now)} |", flush=True)
             elif ref:
-                print(f"| {path.stem} | {min(ref):.0f} | {min(now):.0f} | {min(now) / min(ref):.2f} |", flush=True)
+                ratio = statistics.median(now) / statistics.median(ref)
+                print(f"| {path.stem} | {runs(ref)} | {runs(now)} | {ratio:.2f} |", flush=True)
             else:
-                print(f"| {path.stem} | (new) | {min(now):.0f} | |", flush=True)
+                print(f"| {path.stem} | (new) | {runs(now)} | |", flush=True)
     finally:
         if ref_tree is not None:
             subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(ref_tree)], capture_output=True)

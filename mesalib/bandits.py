@@ -491,22 +491,20 @@ _HYPER = {"ε-greedy": ("epsilon",), "UCB1": ("c",), "Gittins": ("discount",)}
 
 
 def _probe(select, k: int, table):
-    """Call a custom rule once, outside jit, on the state before the first pull: it must return
-    one integer arm index in [0, k) (a float, a vector or an arm out of range is caught here,
-    before the compiled loop would silently clamp it)."""
+    """Trace a custom rule once, abstractly (``jax.eval_shape``: nothing is compiled or run), on the
+    state before the first pull: it must return one integer arm index (a float or a vector is
+    caught here, before the compiled loop would silently clamp it). The arms' values are checked
+    on the rollout itself."""
     zeros = jnp.zeros(k)
     try:
-        arm = (select(jax.random.key(0), zeros, zeros, jnp.float32(0.0)) if table is None
-               else select(jax.random.key(0), zeros, zeros, jnp.float32(0.0), table))
+        arm = jax.eval_shape(lambda: select(jax.random.key(0), zeros, zeros, jnp.float32(0.0)) if table is None
+                             else select(jax.random.key(0), zeros, zeros, jnp.float32(0.0), table))
     except Exception as e:  # noqa: BLE001 - report any failure of the caller's rule by name
         raise ValueError(f"policy failed on the state before the first pull ({type(e).__name__}: {e})"[:400]) from e
-    a = np.asarray(arm)
-    if a.shape != () or not (np.issubdtype(a.dtype, np.integer) and a.dtype != bool):
-        raise ValueError(f"policy must return one integer arm index, got {a.dtype} of shape {a.shape} "
+    shape, dtype = getattr(arm, "shape", None), getattr(arm, "dtype", None)
+    if shape != () or dtype is None or not (np.issubdtype(dtype, np.integer) and dtype != bool):
+        raise ValueError(f"policy must return one integer arm index, got {dtype} of shape {shape} "
                          "(use jnp.argmax, not a probability or a vector)")
-    if not 0 <= int(a) < k:
-        raise ValueError(f"policy returned arm {int(a)} before the first pull; with {k} arms it must return an "
-                         f"index in [0, {k - 1}]")
 
 
 def _resolve(policy, num_pulls: int, hyper: dict, k: int):

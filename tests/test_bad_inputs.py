@@ -256,7 +256,7 @@ ROWS = [
     Row("bandits.choice_probs/s-nan", lambda: bandits.choice_probs(KEY, "Greedy", np.array([[NAN, 0.0]]), np.zeros((1, 2)), np.zeros(1)), ValueError, r"^s must be finite"),
     Row("bandits.choice_probs/t-negative", lambda: bandits.choice_probs(KEY, "Greedy", np.zeros((1, 2)), np.zeros((1, 2)), -np.ones(1)), ValueError, r"^t must be counts"),
     Row("bandits.choice_probs/f-strings", lambda: bandits.choice_probs(KEY, "Greedy", np.zeros((1, 2)), [["x", "y"]], np.zeros(1)), ValueError, r"^f must be an array of real numbers"),
-    Row("bandits.choice_probs/rule-arm-out-of-range", lambda: bandits.choice_probs(KEY, arm(3), np.zeros((1, 2)), np.zeros((1, 2)), np.zeros(1)), ValueError, r"^policy returned arm 3"),
+    Row("bandits.choice_probs/rule-arm-out-of-range", lambda: bandits.choice_probs(KEY, arm(3), np.zeros((1, 2)), np.zeros((1, 2)), np.zeros(1)), ValueError, r"^policy returned an arm outside \[0, 1\] in state 0"),
     Row("bandits.gittins_table/discount-string", lambda: bandits.gittins_table("0.9", 5), ValueError, r"^discount must be a finite real number"),
     Row("bandits.gittins_table/max_count-list", lambda: bandits.gittins_table(0.9, [5]), ValueError, r"^max_count must be an integer"),
     Row("bandits.gittins_table/refuses-hours", lambda: bandits.gittins_table(0.999, 5000), ValueError, r"^max_count=5000 at discount=0.999 needs 1.8e\+11 cell updates"),
