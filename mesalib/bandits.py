@@ -491,20 +491,12 @@ _HYPER = {"ε-greedy": ("epsilon",), "UCB1": ("c",), "Gittins": ("discount",)}
 
 
 def _probe(select, k: int, table):
-    """Trace a custom rule once, abstractly (``jax.eval_shape``: nothing is compiled or run), on the
-    state before the first pull: it must return one integer arm index (a float or a vector is
-    caught here, before the compiled loop would silently clamp it). The arms' values are checked
-    on the rollout itself."""
+    """Check a custom rule, traced on the state before the first pull, returns one integer arm
+    index (its values are checked on the rollout)."""
     zeros = jnp.zeros(k)
-    try:
-        arm = jax.eval_shape(lambda: select(jax.random.key(0), zeros, zeros, jnp.float32(0.0)) if table is None
-                             else select(jax.random.key(0), zeros, zeros, jnp.float32(0.0), table))
-    except Exception as e:  # noqa: BLE001 - report any failure of the caller's rule by name
-        raise ValueError(f"policy failed on the state before the first pull ({type(e).__name__}: {e})"[:400]) from e
-    shape, dtype = getattr(arm, "shape", None), getattr(arm, "dtype", None)
-    if shape != () or dtype is None or not (np.issubdtype(dtype, np.integer) and dtype != bool):
-        raise ValueError(f"policy must return one integer arm index, got {dtype} of shape {shape} "
-                         "(use jnp.argmax, not a probability or a vector)")
+    args = (jax.random.key(0), zeros, zeros, jnp.float32(0.0)) + (() if table is None else (table,))
+    validate.traced_integer("policy", lambda: select(*args), "arm index", "the state before the first pull",
+                            hint=" (use jnp.argmax, not a probability or a vector)")
 
 
 def _resolve(policy, num_pulls: int, hyper: dict, k: int):

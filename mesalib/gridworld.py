@@ -545,7 +545,7 @@ def rollout(key, policy: Callable, params: EnvParams, max_steps: int, env: Env |
         check_params(params)
     obs, state = env.reset(key, params)   # deterministic: the level fixes the start, no randomness drawn
     if _is_concrete(key, obs):
-        _probe_policy("policy", lambda: policy(key, obs))
+        validate.traced_integer("policy", lambda: policy(key, obs), "action", "the first observation")
 
     def body(carry, k):
         obs, state, done = carry
@@ -569,18 +569,6 @@ def _check_actions(name, actions, taken):
         where = tuple(int(i) for i in np.argwhere(bad)[0])
         raise ValueError(f"{name} returned action {int(actions[where])} (at index {where}); actions must be "
                          f"integers in 0..{NUM_ACTIONS - 1} ({', '.join(ACTION_NAMES)})")
-
-
-def _probe_policy(name, call):
-    """Trace a policy's call once, abstractly (``jax.eval_shape``: nothing is compiled or run): it
-    must return one integer action. The actions' values are checked on the rollout itself."""
-    try:
-        a = jax.eval_shape(call)
-    except Exception as e:  # noqa: BLE001 - report the caller's function by name
-        raise ValueError(f"{name} failed on the first observation ({type(e).__name__}: {e})"[:400]) from e
-    shape, dtype = getattr(a, "shape", None), getattr(a, "dtype", None)
-    if shape != () or dtype is None or not np.issubdtype(dtype, np.integer):
-        raise ValueError(f"{name} must return one integer action, got {dtype} of shape {shape}")
 
 
 def _check_env_bundle(env, name: str = "env"):
@@ -690,7 +678,8 @@ def evaluate(key, policy_fn: Callable, policy_params, levels: EnvParams, max_ste
     env = ENV if env is None else _check_env_bundle(env)
     greedy = validate.boolean("greedy", greedy)
     first = lambda tree: jax.tree_util.tree_map(lambda x: x[0], tree)  # noqa: E731 - one run, one level
-    _probe_policy("policy_fn", lambda: policy_fn(first(policy_params), key, env.reset(key, first(levels))[0], greedy))
+    validate.traced_integer("policy_fn", lambda: policy_fn(first(policy_params), key, env.reset(key, first(levels))[0], greedy),
+                            "action", "the first observation")
     out = _evaluate(policy_fn, key, policy_params, levels, max_steps, env, greedy)
     _check_actions("policy_fn", np.asarray(out.action), np.asarray(out.alive))   # JAX would have made them "stay"
     return out

@@ -116,6 +116,21 @@ def function(name: str, value, signature: str):
     return value
 
 
+def traced_integer(name: str, call, what: str, when: str, hint: str = ""):
+    """Trace ``call()`` once, abstractly (``jax.eval_shape``: nothing is compiled or run), and check
+    that it returns one integer ``what``: the check of a caller's rule before a compiled loop would
+    silently clamp a float or a vector. Any error the rule raises is reported as ``name`` failing
+    on ``when``; ``hint`` is added to the message for a wrong result. Values are not checked here
+    (no value exists yet): check them on the loop's output."""
+    try:
+        out = jax.eval_shape(call)
+    except Exception as e:  # noqa: BLE001 - report any failure of the caller's rule by name
+        raise ValueError(f"{name} failed on {when} ({type(e).__name__}: {e})"[:400]) from e
+    shape, dtype = getattr(out, "shape", None), getattr(out, "dtype", None)
+    if shape != () or dtype is None or not np.issubdtype(dtype, np.integer):
+        raise ValueError(f"{name} must return one integer {what}, got {dtype} of shape {shape}{hint}")
+
+
 def progress(name: str, value):
     """A progress setting: True/False, or a string that labels the progress bar."""
     if not isinstance(value, (bool, np.bool_, str)):

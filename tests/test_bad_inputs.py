@@ -470,6 +470,10 @@ ROWS = [
     # ---------------------------------------------------------------- validate (the helpers themselves)
     Row("validate.real/dtype-float32", lambda: validate.real("temperature", 1e-46, low=0.0, low_open=True, dtype=np.float32), ValueError, r"^temperature = 1e-46 underflows float32"),
     Row("validate.indices/out-of-range", lambda: validate.indices("arms", [0, 7], 5), ValueError, r"^arms must hold values in \[0, 4\] \(indices\), got 7"),
+    Row("validate.traced_integer/float", lambda: validate.traced_integer("rule", lambda: jnp.float32(0.5), "arm", "the start"), ValueError, r"^rule must return one integer arm, got float32 of shape \(\)"),
+    Row("validate.traced_integer/vector", lambda: validate.traced_integer("rule", lambda: jnp.zeros(3, jnp.int32), "arm", "the start"), ValueError, r"^rule must return one integer arm, got int32 of shape \(3,\)"),
+    Row("validate.traced_integer/bool", lambda: validate.traced_integer("rule", lambda: jnp.bool_(True), "arm", "the start"), ValueError, r"^rule must return one integer arm, got bool"),
+    Row("validate.traced_integer/raises", lambda: validate.traced_integer("rule", lambda: 1 // 0, "arm", "the start"), ValueError, r"^rule failed on the start \(ZeroDivisionError"),
     Row("validate.same_length/mismatch", lambda: validate.same_length(("rollout", "probs"), (5, 3), "number of tasks"), ValueError, r"^rollout and probs must have the same number of tasks"),
     # ---------------------------------------------------------------- verify
     Row("verify.verify/params-nan", lambda: verify.verify(vnet_with(0, "w", NAN), vbox(), vprop(), "crown"), ValueError, r"^params\[0\]\['w'\] must be finite"),
